@@ -1,0 +1,219 @@
+"""The InferenceService kind: how to serve a Model as an OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from api.fields import Rule, spec_field
+from api.v1alpha1.meta import QUANTITY_PATTERN, Condition, ObjectMeta, Toleration
+from api.v1alpha1.model import API_VERSION
+
+ACCELERATORS = ("cpu", "nvidia", "amd", "metal", "host")
+#: Accelerators the host agent serves natively; the cluster gets no Deployment for them.
+HOST_ACCELERATORS = ("metal", "host")
+SERVICE_PHASES = ("Pending", "WaitingForModel", "Deploying", "WaitingForGPU", "Ready", "Failed")
+
+#: Flags the operator owns: letting extraArgs set them would point the server at the wrong file or port.
+RESERVED_ARGS = ("--model", "-m", "--host", "--port")
+
+_EXTRA_ARGS_RULE = Rule(
+    rule="self.all(a, !(a in ['--model', '-m', '--host', '--port']) && !a.startsWith('--model=') "
+    "&& !a.startsWith('--host=') && !a.startsWith('--port='))",
+    message="extraArgs may not set --model, --host or --port: the operator sets them from modelRef and endpoint",
+)
+
+#: JSON the operator passes through untouched (core/v1 Affinity).
+JSONObject = dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class ModelRef:
+    name: str = spec_field(description="Name of a Model in the same namespace.", min_length=1, max_length=253)
+
+
+@attrs.frozen(kw_only=True)
+class Accelerator:
+    __rules__: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            rule="self.type != 'cpu' || !has(self.gpuCount) || self.gpuCount == 0",
+            message="gpuCount needs a GPU accelerator: set type to nvidia, amd, metal or host",
+            field_path=".gpuCount",
+        ),
+    )
+
+    type: str = spec_field(
+        default="cpu",
+        description="cpu, nvidia, amd, metal or host. metal and host are served by the host agent outside "
+        "the cluster.",
+        enum=list(ACCELERATORS),
+        schema_default="cpu",
+    )
+    gpu_count: int | None = spec_field(
+        default=None,
+        description="GPUs per pod; wins over Model.spec.gpuCount. More than one splits layers evenly.",
+        minimum=0,
+        maximum=8,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Resources:
+    cpu: str | None = spec_field(
+        default=None, description="CPU request per pod, e.g. 2 or 500m.", pattern=QUANTITY_PATTERN
+    )
+    memory: str | None = spec_field(
+        default=None, description="Memory request and limit per pod, e.g. 8Gi.", pattern=QUANTITY_PATTERN
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    port: int = spec_field(
+        default=8080,
+        description="Port of the Service and the server.",
+        minimum=1,
+        maximum=65535,
+        schema_default=8080,
+    )
+    type: str = spec_field(
+        default="ClusterIP",
+        description="Service type.",
+        enum=["ClusterIP", "NodePort", "LoadBalancer"],
+        schema_default="ClusterIP",
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Autoscaling:
+    __rules__: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            rule="!has(self.minReplicas) || self.maxReplicas >= self.minReplicas",
+            message="maxReplicas must be at least minReplicas",
+            field_path=".maxReplicas",
+        ),
+    )
+
+    min_replicas: int = spec_field(
+        default=1, description="Fewest replicas the autoscaler keeps.", minimum=1, schema_default=1
+    )
+    max_replicas: int = spec_field(
+        description="Most replicas the autoscaler creates.", minimum=1, maximum=1000
+    )
+    metric: str = spec_field(
+        default="cpu",
+        description="cpu (utilisation percent) or requestsDeferred (llama.cpp queued requests per pod).",
+        enum=["cpu", "requestsDeferred"],
+        schema_default="cpu",
+    )
+    target: int | None = spec_field(
+        default=None,
+        description="Target value: CPU percent (default 80) or deferred requests per pod (default 2).",
+        minimum=1,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Monitoring:
+    enabled: bool = spec_field(
+        default=False,
+        description="Create ServiceMonitors for llama.cpp metrics (and DCGM for GPU services).",
+        schema_default=False,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class InferenceServiceSpec:
+    model_ref: ModelRef = spec_field(description="The Model to serve.")
+    replicas: int = spec_field(
+        default=1, description="Serving pods; 0 scales to zero.", minimum=0, maximum=1000, schema_default=1
+    )
+    image: str | None = spec_field(
+        default=None,
+        description="llama.cpp server image; defaults by accelerator (CUDA for nvidia, ROCm for amd).",
+    )
+    accelerator: Accelerator = spec_field(
+        factory=Accelerator, description="What runs the model.", schema_default={}
+    )
+    resources: Resources | None = spec_field(default=None, description="CPU and memory per pod.")
+    context_size: int | None = spec_field(
+        default=None,
+        description="Total KV-cache context (--ctx-size), shared by all slots; defaults to 4096 per slot.",
+        minimum=128,
+        maximum=1048576,
+    )
+    parallel_slots: int | None = spec_field(
+        default=None,
+        description="Concurrent request slots (--parallel); the throughput knob.",
+        minimum=1,
+        maximum=256,
+    )
+    extra_args: list[str] | None = spec_field(
+        default=None,
+        description="Extra llama-server flags. May not set --model, --host or --port.",
+        max_items=64,
+        item_max_length=1024,
+        rules=[_EXTRA_ARGS_RULE],
+    )
+    endpoint: Endpoint = spec_field(
+        factory=Endpoint, description="How the service is exposed.", schema_default={}
+    )
+    autoscaling: Autoscaling | None = spec_field(
+        default=None, description="Horizontal autoscaling; replicas is then managed by the autoscaler."
+    )
+    monitoring: Monitoring | None = spec_field(default=None, description="Prometheus Operator scraping.")
+    tolerations: list[Toleration] | None = spec_field(
+        default=None, description="Tolerations for the pods, merged with the GPU toleration for GPU services."
+    )
+    node_selector: dict[str, str] | None = spec_field(
+        default=None, description="Node labels the pods require."
+    )
+    affinity: JSONObject | None = spec_field(default=None, description="core/v1 Affinity for the pods.")
+    priority_class_name: str | None = spec_field(default=None, description="PriorityClass of the pods.")
+
+
+@attrs.frozen(kw_only=True)
+class InferenceServiceStatus:
+    phase: str | None = spec_field(
+        default=None,
+        description="Pending, WaitingForModel, Deploying, WaitingForGPU, Ready or Failed.",
+        enum=list(SERVICE_PHASES),
+    )
+    conditions: list[Condition] | None = spec_field(
+        default=None,
+        description="Ready, ModelReady, Progressing and Degraded, each with a reason that says why.",
+        list_map_keys=["type"],
+    )
+    observed_generation: int | None = spec_field(
+        default=None, description="The .metadata.generation described."
+    )
+    replicas: int | None = spec_field(
+        default=None, description="Pods the Deployment runs (for kubectl scale)."
+    )
+    ready_replicas: int | None = spec_field(default=None, description="Pods that pass their readiness probe.")
+    selector: str | None = spec_field(
+        default=None, description="Label selector of the pods (for kubectl scale)."
+    )
+    endpoint: str | None = spec_field(default=None, description="OpenAI-compatible base URL.")
+    gpu_count: int | None = spec_field(default=None, description="GPUs per pod in effect.")
+    tensor_split: str | None = spec_field(
+        default=None, description="--tensor-split in effect for multi-GPU pods."
+    )
+    scheduling: str | None = spec_field(
+        default=None, description="Why pods are not placed, from the scheduler."
+    )
+
+
+@attrs.frozen(kw_only=True)
+class InferenceService:
+    """A served Model: Deployment, Service, optional HPA and ServiceMonitors, and honest status."""
+
+    KIND: ClassVar[str] = "InferenceService"
+    PLURAL: ClassVar[str] = "inferenceservices"
+
+    api_version: str = API_VERSION
+    kind: str = "InferenceService"
+    metadata: ObjectMeta = attrs.Factory(ObjectMeta)
+    spec: InferenceServiceSpec
+    status: InferenceServiceStatus | None = None
