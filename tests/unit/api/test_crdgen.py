@@ -94,3 +94,9 @@ def test_field_without_description_is_rejected() -> None:
 
     with pytest.raises(SchemaError, match="needs a description"):
         schema_for_class(Undocumented, where="spec")
+
+
+def test_api_reference_page_is_up_to_date() -> None:
+    from api import docgen
+
+    assert docgen.main(["--check"]) == 0

@@ -1,0 +1,12 @@
+# The two commands a newcomer needs; both set up .venv themselves.
+.PHONY: demo test crds docs
+
+demo: ## From nothing to an OpenAI-compatible answer on the embedded local cluster.
+	hack/demo.sh
+
+test: ## Every check and test, as CI runs them.
+	hack/test.sh
+
+crds: ## Regenerate config/crd/bases and docs/api.md from api/.
+	.venv/bin/python -m api.crdgen
+	.venv/bin/python -m api.docgen
