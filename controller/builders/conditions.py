@@ -1,0 +1,146 @@
+"""metav1.Condition bookkeeping with meta.SetStatusCondition's semantics, on frozen values.
+
+`lastTransitionTime` moves only when `status` changes; reason, message and observedGeneration are overwritten
+in place. That is what lets a reconciler recompute every condition on each pass and still write nothing when
+nothing happened: `set_condition` reports whether anything changed, and `status_changed` compares whole statuses
+(every field, conditions included) so a status patch is sent only when it would change what is stored.
+
+Times have second precision in RFC 3339 UTC (`2025-01-02T03:04:05Z`), as metav1.Time serialises them, so a
+value read back from the server compares equal to the one written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from api.v1alpha1.converter import to_wire
+from api.v1alpha1.meta import Condition
+
+_SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+@attrs.frozen(kw_only=True)
+class DesiredCondition:
+    """A condition as a decision states it; `apply_conditions` adds generation and transition time."""
+
+    type: str
+    status: str
+    reason: str
+    message: str = ""
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("condition times must be timezone-aware (use datetime.now(UTC))")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def find_condition(conditions: Sequence[Condition] | None, condition_type: str) -> Condition | None:
+    for condition in conditions or ():
+        if condition.type == condition_type:
+            return condition
+    return None
+
+
+def is_condition_true(conditions: Sequence[Condition] | None, condition_type: str) -> bool:
+    found = find_condition(conditions, condition_type)
+    return found is not None and found.status == "True"
+
+
+def set_condition(
+    conditions: Sequence[Condition] | None,
+    *,
+    type: str,
+    status: str,
+    reason: str,
+    message: str,
+    observed_generation: int | None,
+    now: datetime,
+) -> tuple[list[Condition], bool]:
+    """`conditions` with `type` set as given (order kept, new types appended), and whether anything changed."""
+    current = list(conditions or ())
+    for index, existing in enumerate(current):
+        if existing.type != type:
+            continue
+        updated = attrs.evolve(
+            existing,
+            status=status,
+            reason=reason,
+            message=message,
+            observed_generation=observed_generation,
+            last_transition_time=format_time(now)
+            if existing.status != status
+            else existing.last_transition_time,
+        )
+        current[index] = updated
+        return current, updated != existing
+    current.append(
+        Condition(
+            type=type,
+            status=status,
+            reason=reason,
+            message=message,
+            observed_generation=observed_generation,
+            last_transition_time=format_time(now),
+        )
+    )
+    return current, True
+
+
+def remove_condition(
+    conditions: Sequence[Condition] | None, condition_type: str
+) -> tuple[list[Condition], bool]:
+    kept = [c for c in conditions or () if c.type != condition_type]
+    return kept, len(kept) != len(conditions or ())
+
+
+def apply_conditions(
+    conditions: Sequence[Condition] | None,
+    desired: Iterable[DesiredCondition],
+    *,
+    observed_generation: int | None,
+    now: datetime,
+) -> list[Condition]:
+    """`conditions` with each desired condition set; types not mentioned are kept as they are."""
+    current = list(conditions or ())
+    for wanted in desired:
+        current, _ = set_condition(
+            current,
+            type=wanted.type,
+            status=wanted.status,
+            reason=wanted.reason,
+            message=wanted.message,
+            observed_generation=observed_generation,
+            now=now,
+        )
+    return current
+
+
+def _normalised(status: Any) -> Any:
+    return to_wire(status) if status is not None else {}
+
+
+def status_changed(old: Any, new: Any) -> bool:
+    """Whether writing `new` would change the stored status `old` (attrs status values or None), field by field.
+
+    Compared on the wire, so a field absent and a field set to None are the same, as they are on the server.
+    """
+    return bool(_normalised(old) != _normalised(new))
+
+
+def human_size(size_bytes: int) -> str:
+    """1024-based, one decimal: 3435973837 -> "3.2 GiB"; below 1 KiB, whole bytes ("512 B")."""
+    if size_bytes < 1024:
+        return f"{size_bytes} B"
+    value = float(size_bytes)
+    unit = "B"
+    for unit in _SIZE_UNITS:
+        value /= 1024
+        # Compare the rounded value, so 1023.97 KiB reads "1.0 MiB" rather than "1024.0 KiB".
+        if round(value, 1) < 1024 or unit == _SIZE_UNITS[-1]:
+            break
+    return f"{value:.1f} {unit}"

@@ -1,0 +1,205 @@
+"""The download Job for one (Model, cache key), and reading its result back.
+
+The Job runs `llmkube fetch` from the controller's image with the namespace's cache claim mounted read-write.
+The fetcher writes `<cache>/<cacheKey>/model.gguf` atomically, then writes `to_wire(FetchResult)` as JSON to the
+container's termination-message file; the reconciler reads it from the terminated pod's status. Consequences:
+
+- One Job per cache key: the name carries the key's first 8 hex chars, so a spec change that names a different
+  file gets a new Job while the old one is left for garbage collection with its owner.
+- `backoffLimit: 0`: a failed attempt ends the Job at once, so the reconciler sees the fetcher's reason and owns
+  retries (with backoff, and without hammering a source that answered 401). `ttlSecondsAfterFinished` is unset
+  so the result stays readable until the reconciler has recorded it and deletes the Job.
+- The termination message is at most 4096 bytes; `FallbackToLogsOnError` puts the log tail there when the fetcher
+  died before writing it (OOM, a crash), which `parse_fetch_result` reports as unreadable.
+- A HuggingFace token reaches the fetcher only as `HF_TOKEN` from the referenced Secret, never in args (which
+  `kubectl describe` and the audit log show).
+
+The argument contract with `llmkube fetch`: exactly one of `--url U`, `--hf-repo R --hf-file F --revision V` or
+`--local-path P`; then `--source-identity I --cache-dir D --cache-key K [--sha256 X] --termination-log F`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from api.v1alpha1.converter import WireError, from_wire
+from api.v1alpha1.fetch_result import FetchResult, cache_key_for
+from api.v1alpha1.model import Model
+from controller.builders.labels import (
+    COMPONENT_FETCH,
+    dns1035_name,
+    model_labels,
+    object_meta,
+    object_name,
+    object_namespace,
+)
+from controller.builders.security import container_security_context, pod_security_context, scratch_volume
+from controller.config import ControllerConfig
+
+CONTAINER_NAME = "fetch"
+TERMINATION_LOG = "/dev/termination-log"
+SOURCE_MOUNT = "/source"
+CACHE_KEY_LABEL = "inference.llmkube.dev/cache-key"
+HF_TOKEN_ENV = "HF_TOKEN"
+#: A failure reason becomes a condition reason, so it must fit metav1.Condition's pattern.
+_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
+
+#: Streaming download and hashing need little memory; the page cache is reclaimable and not counted against it.
+FETCH_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+
+class FetchResultError(ValueError):
+    """A termination message that is not a fetch result."""
+
+
+def model_cache_key(model: Model) -> str:
+    """The cache directory of `model`'s source; equal sources share it."""
+    return cache_key_for(model.spec.source.identity())
+
+
+def fetch_job_name(*, model_name: str, cache_key: str) -> str:
+    return dns1035_name(model_name, suffix=f"-fetch-{cache_key[:8]}")
+
+
+def fetch_args(*, model: Model, cache_key: str, config: ControllerConfig) -> list[str]:
+    """`llmkube fetch` arguments for `model`'s source; secrets are never among them."""
+    source = model.spec.source
+    if source.hugging_face is not None:
+        hf = source.hugging_face
+        args = ["--hf-repo", hf.repo, "--hf-file", hf.filename, "--revision", hf.revision]
+    elif source.url is not None:
+        args = ["--url", source.url]
+    elif source.pvc is not None:
+        args = ["--local-path", f"{SOURCE_MOUNT}/{source.pvc.path.lstrip('/')}"]
+    else:
+        raise ValueError(f"Model '{object_name(model)}' has no source: set one of huggingFace, url or pvc")
+    # The identity is recorded with the cached file; passing it keeps a pvc source's record independent of
+    # where the claim happens to be mounted.
+    args += ["--source-identity", source.identity()]
+    args += ["--cache-dir", config.model_cache_mount_path, "--cache-key", cache_key]
+    if model.spec.sha256:
+        args += ["--sha256", model.spec.sha256]
+    return [*args, "--termination-log", TERMINATION_LOG]
+
+
+def _env(model: Model) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "HF_HOME", "value": "/tmp/huggingface"},
+    ]
+    hf = model.spec.source.hugging_face
+    if hf is not None and hf.token_secret_ref is not None:
+        ref = hf.token_secret_ref
+        env.append({"name": HF_TOKEN_ENV, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    return env
+
+
+def desired_fetch_job(*, model: Model, cache_key: str, config: ControllerConfig) -> dict[str, Any]:
+    """The Job that fetches `model` into `<cache>/<cache_key>/`, owned by the Model."""
+    name = object_name(model)
+    labels = {**model_labels(model_name=name, component=COMPONENT_FETCH), CACHE_KEY_LABEL: cache_key}
+    tmp_volume, tmp_mount = scratch_volume()
+    volumes: list[dict[str, Any]] = [
+        {"name": "model-cache", "persistentVolumeClaim": {"claimName": config.model_cache_pvc_name}},
+        tmp_volume,
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "model-cache", "mountPath": config.model_cache_mount_path},
+        tmp_mount,
+    ]
+    pvc = model.spec.source.pvc
+    if pvc is not None:
+        volumes.append(
+            {"name": "source", "persistentVolumeClaim": {"claimName": pvc.claim_name, "readOnly": True}}
+        )
+        mounts.append({"name": "source", "mountPath": SOURCE_MOUNT, "readOnly": True})
+    container = {
+        "name": CONTAINER_NAME,
+        "image": config.fetcher_image,
+        "command": ["llmkube", "fetch"],
+        "args": fetch_args(model=model, cache_key=cache_key, config=config),
+        "env": _env(model),
+        "resources": FETCH_RESOURCES,
+        "securityContext": container_security_context(),
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": mounts,
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": object_meta(
+            name=fetch_job_name(model_name=name, cache_key=cache_key),
+            namespace=object_namespace(model),
+            labels=labels,
+            owner=model,
+        ),
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": config.fetch_deadline_seconds,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def _result_json(message: str) -> Any:
+    try:
+        return json.loads(message)
+    except json.JSONDecodeError:
+        pass
+    # Log tail (FallbackToLogsOnError): the fetcher prints its result on stdout too, after its JSON log events.
+    for line in reversed(message.strip().splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and "ok" in data:
+            return data
+    raise FetchResultError(f"fetch result is not JSON: {message[:200]!r}")
+
+
+def parse_fetch_result(termination_message: str) -> FetchResult:
+    """The FetchResult in a fetch container's termination message; raises FetchResultError for anything else."""
+    if not termination_message.strip():
+        raise FetchResultError("fetch container left no termination message (did it run to completion?)")
+    data = _result_json(termination_message)
+    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
+        raise FetchResultError(
+            f"fetch result must be a JSON object with a boolean 'ok': {termination_message[:200]!r}"
+        )
+    try:
+        result = from_wire(data, FetchResult)
+    except WireError as exc:
+        raise FetchResultError(str(exc)) from exc
+    if result.ok and not (result.cache_key and result.path):
+        raise FetchResultError("successful fetch result lacks cacheKey or path")
+    if not result.ok and not (result.reason and _REASON.match(result.reason)):
+        raise FetchResultError(f"failed fetch result needs a CamelCase reason, got {result.reason!r}")
+    return result
+
+
+def fetch_termination_message(pod: dict[str, Any]) -> str | None:
+    """The fetch container's termination message in a pod (JSON dict), or None while it has not terminated."""
+    for status in pod.get("status", {}).get("containerStatuses") or ():
+        if status.get("name") != CONTAINER_NAME:
+            continue
+        terminated = (status.get("state") or {}).get("terminated")
+        if terminated is not None:
+            return str(terminated.get("message") or "")
+    return None

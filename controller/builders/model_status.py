@@ -1,0 +1,174 @@
+"""What a Model's status should say, from its fetch Job and the Job's result.
+
+Conditions: `Ready` (the file is cached and verified), `Progressing` (a download is under way, message with
+percent) and `Degraded` (the last attempt failed; reasons SourceNotFound, Unauthorized, ChecksumMismatch,
+CacheUnavailable, InvalidGGUF and NetworkError from the fetcher, DeadlineExceeded and FetchFailed when the Job
+itself failed). `Degraded` keeps describing the last finished attempt while a retry runs, so a flapping source
+stays visible; it turns False only when an attempt succeeds.
+
+A Ready status is sticky: once the reconciler has recorded a result and deleted the Job, later passes see no Job
+and no result, and the recorded status stays as it is, as long as it is for the current cache key and checksum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from api.v1alpha1.fetch_result import FetchResult
+from api.v1alpha1.model import DownloadProgress, Model, ModelStatus
+from controller.builders.conditions import DesiredCondition, apply_conditions, human_size
+from controller.builders.fetch_job import model_cache_key
+
+Obj = Mapping[str, Any]
+AS_EXPECTED = "AsExpected"
+
+
+@attrs.frozen(kw_only=True)
+class ModelVerdict:
+    phase: str
+    conditions: tuple[DesiredCondition, ...]
+
+
+def is_cached(model: Model) -> bool:
+    """The recorded status already describes a Ready file for the current source and checksum: no fetch needed."""
+    status = model.status
+    if status is None or status.phase != "Ready" or status.cache_key != model_cache_key(model):
+        return False
+    return model.spec.sha256 is None or model.spec.sha256 == status.sha256
+
+
+def _job_condition(job: Obj, kind: str) -> Obj | None:
+    for condition in job.get("status", {}).get("conditions") or ():
+        if condition.get("type") == kind and condition.get("status") == "True":
+            found: Obj = condition
+            return found
+    return None
+
+
+def job_finished(job: Obj) -> bool:
+    return _job_condition(job, "Complete") is not None or _job_condition(job, "Failed") is not None
+
+
+def progress_message(progress: DownloadProgress | None) -> str:
+    if progress is None:
+        return "downloading"
+    if progress.bytes_total:
+        percent = 100 * progress.bytes_done // progress.bytes_total
+        return f"downloading: {percent}% ({human_size(progress.bytes_done)} of {human_size(progress.bytes_total)})"
+    return f"downloading: {human_size(progress.bytes_done)}"
+
+
+def _failed(reason: str, message: str) -> ModelVerdict:
+    return ModelVerdict(
+        phase="Failed",
+        conditions=(
+            DesiredCondition(type="Ready", status="False", reason=reason, message=message),
+            DesiredCondition(type="Progressing", status="False", reason="AttemptFailed", message=""),
+            DesiredCondition(type="Degraded", status="True", reason=reason, message=message),
+        ),
+    )
+
+
+def _job_failure(job: Obj, result_error: str | None) -> ModelVerdict:
+    failed = _job_condition(job, "Failed")
+    if failed is not None and failed.get("reason") == "DeadlineExceeded":
+        return _failed(
+            "DeadlineExceeded",
+            "the download did not finish within the controller's fetch deadline; check the source's speed "
+            "or raise the deadline",
+        )
+    detail = (
+        result_error or (failed or {}).get("message") or "the download Job finished without a readable result"
+    )
+    return _failed("FetchFailed", f"fetch failed: {detail}")
+
+
+def model_verdict(
+    *,
+    job: Obj | None,
+    result: FetchResult | None,
+    result_error: str | None = None,
+    progress: DownloadProgress | None = None,
+) -> ModelVerdict:
+    """Phase and conditions from the current cache key's Job and its result (or why it could not be read)."""
+    if result is not None and result.ok:
+        size = human_size(result.size_bytes) if result.size_bytes is not None else "file"
+        how = "reused from the cache" if result.reused else "downloaded and verified"
+        return ModelVerdict(
+            phase="Ready",
+            conditions=(
+                DesiredCondition(type="Ready", status="True", reason="Cached", message=f"{size} {how}"),
+                DesiredCondition(type="Progressing", status="False", reason="Complete", message=""),
+                DesiredCondition(type="Degraded", status="False", reason=AS_EXPECTED, message=""),
+            ),
+        )
+    if result is not None:
+        return _failed(result.reason or "FetchFailed", result.message or "fetch failed")
+    if job is not None and (job_finished(job) or result_error is not None):
+        return _job_failure(job, result_error)
+    if job is not None:
+        message = progress_message(progress)
+        return ModelVerdict(
+            phase="Downloading",
+            conditions=(
+                DesiredCondition(type="Ready", status="False", reason="Downloading", message=message),
+                DesiredCondition(type="Progressing", status="True", reason="Downloading", message=message),
+            ),
+        )
+    waiting = "waiting for the download Job to start"
+    return ModelVerdict(
+        phase="Pending",
+        conditions=(
+            DesiredCondition(type="Ready", status="False", reason="Pending", message=waiting),
+            DesiredCondition(type="Progressing", status="True", reason="Pending", message=waiting),
+        ),
+    )
+
+
+def next_model_status(
+    model: Model,
+    *,
+    job: Obj | None,
+    result: FetchResult | None,
+    result_error: str | None = None,
+    progress: DownloadProgress | None = None,
+    now: datetime,
+) -> ModelStatus:
+    """The status to store for `model`; equal to the stored one when nothing happened (see `status_changed`)."""
+    previous = model.status or ModelStatus()
+    generation = model.metadata.generation
+    cache_key = model_cache_key(model)
+    if result is not None and result.ok and result.cache_key != cache_key:
+        result = None  # a result for a source the spec no longer names
+    if result is None and is_cached(model):
+        # Recorded already; a Job still around (not yet deleted) must not turn it into a failure.
+        return attrs.evolve(previous, observed_generation=generation)
+    verdict = model_verdict(job=job, result=result, result_error=result_error, progress=progress)
+    conditions = apply_conditions(
+        previous.conditions, verdict.conditions, observed_generation=generation, now=now
+    )
+    if verdict.phase == "Ready" and result is not None:
+        return ModelStatus(
+            phase="Ready",
+            conditions=conditions,
+            observed_generation=generation,
+            size_bytes=result.size_bytes,
+            size=human_size(result.size_bytes) if result.size_bytes is not None else None,
+            sha256=result.sha256,
+            cache_key=cache_key,
+            path=result.path,
+            resolved_revision=result.resolved_revision,
+            gguf=result.gguf,
+        )
+    # Not Ready: facts of an older file would mislead, so only the key being fetched and progress remain.
+    return ModelStatus(
+        phase=verdict.phase,
+        conditions=conditions,
+        observed_generation=generation,
+        cache_key=cache_key,
+        progress=progress if verdict.phase == "Downloading" else None,
+    )

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from api.v1alpha1.converter import to_wire
+from api.v1alpha1.fetch_result import FetchResult, cache_key_for
+from api.v1alpha1.gguf import GGUFInfo
+from api.v1alpha1.model import Model
+from controller.builders.fetch_job import (
+    FetchResultError,
+    desired_fetch_job,
+    fetch_termination_message,
+    model_cache_key,
+    parse_fetch_result,
+)
+from controller.config import ControllerConfig
+from tests.unit.builders.conftest import model_from
+
+KEY = "0123456789abcdef"
+
+
+def build(model: Model) -> dict[str, Any]:
+    return desired_fetch_job(model=model, cache_key=KEY, config=ControllerConfig())
+
+
+def container(job: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = job["spec"]["template"]["spec"]["containers"][0]
+    return found
+
+
+def test_huggingface_source_passes_repo_file_and_revision(hf_model: Model) -> None:
+    args = container(build(hf_model))["args"]
+    assert args[:6] == ["--hf-repo", "org/tiny-GGUF", "--hf-file", "tiny.Q4_K_M.gguf", "--revision", "main"]
+
+
+def test_url_source_passes_the_url() -> None:
+    args = container(build(model_from({"source": {"url": "https://example.com/a.gguf?sig=1"}})))["args"]
+    assert args[:2] == ["--url", "https://example.com/a.gguf?sig=1"]
+
+
+def test_pvc_source_reads_the_file_from_a_read_only_source_mount() -> None:
+    job = build(model_from({"source": {"pvc": {"claimName": "airgap", "path": "/llms/a.gguf"}}}))
+    assert container(job)["args"][:2] == ["--local-path", "/source/llms/a.gguf"]
+    assert {"name": "source", "mountPath": "/source", "readOnly": True} in container(job)["volumeMounts"]
+    volumes = job["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "source", "persistentVolumeClaim": {"claimName": "airgap", "readOnly": True}} in volumes
+
+
+def test_every_job_names_cache_dir_key_and_termination_log(hf_model: Model) -> None:
+    args = container(build(hf_model))["args"]
+    assert args[-6:] == [
+        "--cache-dir",
+        "/models",
+        "--cache-key",
+        KEY,
+        "--termination-log",
+        "/dev/termination-log",
+    ]
+
+
+def test_the_source_identity_is_passed_so_pvc_records_do_not_depend_on_the_mount() -> None:
+    model = model_from({"source": {"pvc": {"claimName": "airgap", "path": "llms/a.gguf"}}})
+    args = container(build(model))["args"]
+    assert args[args.index("--source-identity") + 1] == "pvc://airgap/llms/a.gguf"
+
+
+def test_sha256_is_passed_when_the_spec_has_one() -> None:
+    digest = "a" * 64
+    args = container(build(model_from({"source": {"url": "https://e.x/a.gguf"}, "sha256": digest})))["args"]
+    assert args[args.index("--sha256") + 1] == digest
+
+
+def test_hf_token_comes_from_the_secret_as_env_and_never_in_args() -> None:
+    model = model_from(
+        {"source": {"huggingFace": {"repo": "o/r", "filename": "a.gguf", "tokenSecretRef": {"name": "hf"}}}}
+    )
+    fetch = container(build(model))
+    token = next(e for e in fetch["env"] if e["name"] == "HF_TOKEN")
+    assert token == {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}
+    assert not any(a == "hf" or "token" in a.lower() for a in fetch["args"])
+
+
+def test_sources_without_a_token_get_no_token_env(hf_model: Model) -> None:
+    env = container(build(hf_model))["env"]
+    assert "HF_TOKEN" not in {e["name"] for e in env}
+    assert {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"} in env
+
+
+def test_job_is_named_by_model_and_cache_key_and_owned_by_the_model(hf_model: Model) -> None:
+    metadata = build(hf_model)["metadata"]
+    assert metadata["name"] == "tiny-fetch-01234567"
+    assert metadata["ownerReferences"][0]["kind"] == "Model"
+
+
+def test_job_names_of_long_dotted_models_are_valid_and_keep_the_key() -> None:
+    model = model_from(
+        {"source": {"url": "https://e.x/a.gguf"}}, name="meta-llama-3.1-70b-instruct." + "x" * 60
+    )
+    name = build(model)["metadata"]["name"]
+    assert len(name) <= 63
+    assert "." not in name
+    assert name.endswith("-fetch-01234567")
+
+
+def test_job_fails_fast_and_keeps_its_result_for_the_reconciler(hf_model: Model) -> None:
+    spec = build(hf_model)["spec"]
+    assert spec["backoffLimit"] == 0
+    assert spec["activeDeadlineSeconds"] > 0
+    assert "ttlSecondsAfterFinished" not in spec
+    assert spec["template"]["spec"]["restartPolicy"] == "Never"
+
+
+def test_result_travels_in_the_termination_message(hf_model: Model) -> None:
+    fetch = container(build(hf_model))
+    assert fetch["terminationMessagePath"] == "/dev/termination-log"
+    assert fetch["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+
+def test_cache_is_mounted_writable_and_the_pod_runs_as_nonroot_with_fs_group(hf_model: Model) -> None:
+    job = build(hf_model)
+    assert {"name": "model-cache", "mountPath": "/models"} in container(job)["volumeMounts"]
+    security = job["spec"]["template"]["spec"]["securityContext"]
+    assert (security["runAsNonRoot"], security["runAsUser"], security["fsGroup"]) == (True, 65532, 65532)
+
+
+def test_fetcher_runs_from_the_controller_image(hf_model: Model) -> None:
+    fetch = container(build(hf_model))
+    assert fetch["image"] == ControllerConfig().fetcher_image
+    assert fetch["command"] == ["llmkube", "fetch"]
+
+
+def test_model_cache_key_is_derived_from_the_source_identity(hf_model: Model) -> None:
+    assert model_cache_key(hf_model) == cache_key_for("hf://org/tiny-GGUF/tiny.Q4_K_M.gguf@main")
+
+
+OK_RESULT = FetchResult(
+    ok=True,
+    cache_key=KEY,
+    path=f"/models/{KEY}/model.gguf",
+    sha256="b" * 64,
+    size_bytes=42,
+    gguf=GGUFInfo(head_count_kv=8),
+)
+
+
+def test_a_written_result_parses_back_to_the_same_value() -> None:
+    assert parse_fetch_result(json.dumps(to_wire(OK_RESULT))) == OK_RESULT
+
+
+def test_a_result_at_the_end_of_a_log_tail_is_found() -> None:
+    event = json.dumps({"ts": 1.0, "event": "progress", "percent": 99})
+    tail = f"{event}\nverifying\n{json.dumps(to_wire(OK_RESULT))}\n{event}\n"
+    assert parse_fetch_result(tail) == OK_RESULT
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "Traceback (most recent call last):\n  boom",
+        "[1, 2]",
+        '{"ts": 1.0, "event": "progress"}\nKilled',
+        '{"reason": "SourceNotFound"}',
+        '{"ok": "yes"}',
+    ],
+)
+def test_garbage_termination_messages_are_rejected(message: str) -> None:
+    with pytest.raises(FetchResultError):
+        parse_fetch_result(message)
+
+
+def test_a_success_without_a_path_is_rejected() -> None:
+    with pytest.raises(FetchResultError, match="cacheKey or path"):
+        parse_fetch_result('{"ok": true, "cacheKey": "k"}')
+
+
+def test_a_failure_needs_a_condition_style_reason() -> None:
+    with pytest.raises(FetchResultError, match="CamelCase reason"):
+        parse_fetch_result('{"ok": false, "reason": "not found!"}')
+
+
+def test_termination_message_is_read_from_the_terminated_fetch_container() -> None:
+    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"terminated": {"message": "{}"}}}]}}
+    assert fetch_termination_message(pod) == "{}"
+
+
+def test_a_running_fetch_container_has_no_termination_message() -> None:
+    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"running": {}}}]}}
+    assert fetch_termination_message(pod) is None

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from api.v1alpha1.fetch_result import FetchResult
+from api.v1alpha1.model import DownloadProgress, Model
+from controller.builders.conditions import find_condition, status_changed
+from controller.builders.fetch_job import model_cache_key
+from controller.builders.model_status import is_cached, model_verdict, next_model_status
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+ACTIVE_JOB: dict[str, Any] = {"status": {"active": 1}}
+
+
+def failed_job(reason: str) -> dict[str, Any]:
+    return {
+        "status": {
+            "failed": 1,
+            "conditions": [{"type": "Failed", "status": "True", "reason": reason, "message": "x"}],
+        }
+    }
+
+
+def reasons(verdict: Any) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in verdict.conditions}
+
+
+def ok_result(model: Model) -> FetchResult:
+    key = model_cache_key(model)
+    return FetchResult(
+        ok=True, cache_key=key, path=f"/models/{key}/model.gguf", sha256="c" * 64, size_bytes=3 << 30
+    )
+
+
+def test_no_job_yet_is_pending() -> None:
+    verdict = model_verdict(job=None, result=None)
+    assert verdict.phase == "Pending"
+    assert reasons(verdict)["Ready"] == ("False", "Pending")
+
+
+def test_a_running_job_is_downloading_with_percent() -> None:
+    verdict = model_verdict(
+        job=ACTIVE_JOB, result=None, progress=DownloadProgress(bytes_done=1, bytes_total=4)
+    )
+    assert verdict.phase == "Downloading"
+    progressing = next(c for c in verdict.conditions if c.type == "Progressing")
+    assert (progressing.status, progressing.reason) == ("True", "Downloading")
+    assert "25%" in progressing.message
+
+
+def test_a_successful_result_is_ready() -> None:
+    verdict = model_verdict(
+        job=ACTIVE_JOB, result=FetchResult(ok=True, cache_key="k", path="/p", size_bytes=10)
+    )
+    assert verdict.phase == "Ready"
+    assert reasons(verdict) == {
+        "Ready": ("True", "Cached"),
+        "Progressing": ("False", "Complete"),
+        "Degraded": ("False", "AsExpected"),
+    }
+
+
+def test_a_fetcher_failure_degrades_with_its_reason() -> None:
+    for reason in (
+        "SourceNotFound",
+        "Unauthorized",
+        "ChecksumMismatch",
+        "CacheUnavailable",
+        "InvalidGGUF",
+        "NetworkError",
+    ):
+        verdict = model_verdict(
+            job=failed_job("BackoffLimitExceeded"), result=FetchResult(ok=False, reason=reason, message="m")
+        )
+        assert verdict.phase == "Failed"
+        assert reasons(verdict)["Degraded"] == ("True", reason)
+
+
+def test_a_job_past_its_deadline_fails_with_deadline_exceeded() -> None:
+    verdict = model_verdict(job=failed_job("DeadlineExceeded"), result=None)
+    assert reasons(verdict)["Degraded"] == ("True", "DeadlineExceeded")
+
+
+def test_an_unreadable_result_fails_with_fetch_failed() -> None:
+    verdict = model_verdict(job=failed_job("BackoffLimitExceeded"), result=None, result_error="not JSON")
+    assert reasons(verdict)["Degraded"] == ("True", "FetchFailed")
+    assert "not JSON" in verdict.conditions[0].message
+
+
+def test_a_retry_keeps_the_last_attempts_degraded_condition(hf_model: Model) -> None:
+    failed = next_model_status(
+        hf_model,
+        job=failed_job("BackoffLimitExceeded"),
+        result=FetchResult(ok=False, reason="NetworkError", message="reset"),
+        now=NOW,
+    )
+    retrying = next_model_status(attrs.evolve(hf_model, status=failed), job=ACTIVE_JOB, result=None, now=NOW)
+    degraded = find_condition(retrying.conditions, "Degraded")
+    assert retrying.phase == "Downloading"
+    assert degraded is not None
+    assert degraded.reason == "NetworkError"
+
+
+def test_a_ready_status_carries_the_file_facts(hf_model: Model) -> None:
+    status = next_model_status(hf_model, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    assert (status.phase, status.size, status.size_bytes) == ("Ready", "3.0 GiB", 3 << 30)
+    assert status.cache_key == model_cache_key(hf_model)
+    assert status.observed_generation == 1
+
+
+def test_a_recorded_ready_status_stays_unchanged_after_the_job_is_gone(hf_model: Model) -> None:
+    recorded = attrs.evolve(
+        hf_model, status=next_model_status(hf_model, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    )
+    assert is_cached(recorded)
+    again = next_model_status(recorded, job=None, result=None, now=NOW)
+    assert not status_changed(recorded.status, again)
+
+
+def test_a_recorded_ready_status_is_not_failed_by_its_finished_job(hf_model: Model) -> None:
+    recorded = attrs.evolve(
+        hf_model, status=next_model_status(hf_model, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    )
+    done = {"status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}}
+    assert next_model_status(recorded, job=done, result=None, now=NOW).phase == "Ready"
+
+
+def test_a_new_checksum_in_the_spec_invalidates_the_cached_status(hf_model: Model) -> None:
+    recorded = attrs.evolve(
+        hf_model, status=next_model_status(hf_model, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    )
+    changed = attrs.evolve(recorded, spec=attrs.evolve(recorded.spec, sha256="d" * 64))
+    assert not is_cached(changed)
+
+
+def test_a_result_for_another_source_is_ignored(hf_model: Model) -> None:
+    stale = attrs.evolve(ok_result(hf_model), cache_key="ffffffffffffffff")
+    assert next_model_status(hf_model, job=ACTIVE_JOB, result=stale, now=NOW).phase == "Downloading"

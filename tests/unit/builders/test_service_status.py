@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from api.v1alpha1.meta import Condition
+from api.v1alpha1.model import DownloadProgress, Model, ModelStatus
+from controller.builders.service_status import ServiceVerdict, invalid_spec_verdict, service_verdict
+from tests.unit.builders.conftest import model_from, ready
+
+MODEL = ready(model_from({"source": {"url": "https://e.x/a.gguf"}}))
+
+
+def condition(verdict: ServiceVerdict, kind: str) -> tuple[str, str]:
+    found = next(c for c in verdict.conditions if c.type == kind)
+    return found.status, found.reason
+
+
+def deployment(
+    *, replicas: int = 1, ready_replicas: int = 0, updated: int | None = None, **status: Any
+) -> dict[str, Any]:
+    return {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": replicas},
+        "status": {
+            "observedGeneration": 2,
+            "replicas": replicas,
+            "updatedReplicas": replicas if updated is None else updated,
+            "readyReplicas": ready_replicas,
+            **status,
+        },
+    }
+
+
+def pending_pod(message: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "chat-abc-123"},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}
+            ],
+        },
+    }
+
+
+def crashing_pod() -> dict[str, Any]:
+    return {
+        "metadata": {"name": "chat-abc-123"},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "llama-server",
+                    "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {
+                        "terminated": {"reason": "Error", "exitCode": 1, "message": "failed to load model"}
+                    },
+                }
+            ]
+        },
+    }
+
+
+def with_phase(model: Model, phase: str, **fields: Any) -> Model:
+    return attrs.evolve(model, status=ModelStatus(phase=phase, **fields))
+
+
+def test_a_missing_model_waits_with_reason_model_not_found() -> None:
+    verdict = service_verdict(model_name="tiny", model=None, deployment=None)
+    assert verdict.phase == "WaitingForModel"
+    assert condition(verdict, "Ready") == ("False", "ModelNotFound")
+    assert condition(verdict, "ModelReady") == ("False", "ModelNotFound")
+
+
+def test_a_downloading_model_is_waited_for_with_its_progress() -> None:
+    model = with_phase(
+        MODEL, "Downloading", progress=DownloadProgress(bytes_done=1 << 30, bytes_total=4 << 30)
+    )
+    verdict = service_verdict(model_name="tiny", model=model, deployment=None)
+    assert verdict.phase == "WaitingForModel"
+    assert condition(verdict, "Ready") == ("False", "WaitingForModel")
+    model_ready = next(c for c in verdict.conditions if c.type == "ModelReady")
+    assert model_ready.reason == "Downloading"
+    assert "25%" in model_ready.message
+
+
+def test_a_failed_model_fails_the_service_with_the_models_reason() -> None:
+    degraded = Condition(
+        type="Degraded",
+        status="True",
+        reason="ChecksumMismatch",
+        message="sha256 differs",
+        last_transition_time="2025-01-01T00:00:00Z",
+    )
+    verdict = service_verdict(
+        model_name="tiny", model=with_phase(MODEL, "Failed", conditions=[degraded]), deployment=None
+    )
+    assert verdict.phase == "Failed"
+    assert condition(verdict, "Degraded") == ("True", "ModelFailed")
+    assert condition(verdict, "ModelReady") == ("False", "ChecksumMismatch")
+
+
+def test_all_replicas_ready_is_ready() -> None:
+    verdict = service_verdict(
+        model_name="tiny", model=MODEL, deployment=deployment(replicas=2, ready_replicas=2)
+    )
+    assert verdict.phase == "Ready"
+    assert condition(verdict, "Ready") == ("True", "ReplicasReady")
+    assert condition(verdict, "Progressing") == ("False", "RolloutComplete")
+    assert (verdict.replicas, verdict.ready_replicas) == (2, 2)
+
+
+def test_scaled_to_zero_is_ready() -> None:
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(replicas=0))
+    assert verdict.phase == "Ready"
+    assert condition(verdict, "Ready") == ("True", "ScaledToZero")
+
+
+def test_starting_pods_are_deploying() -> None:
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(ready_replicas=0))
+    assert verdict.phase == "Deploying"
+    assert condition(verdict, "Progressing") == ("True", "RollingOut")
+
+
+def test_pods_short_of_gpus_wait_for_gpu() -> None:
+    message = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    verdict = service_verdict(
+        model_name="tiny", model=MODEL, deployment=deployment(), pods=[pending_pod(message)]
+    )
+    assert verdict.phase == "WaitingForGPU"
+    assert condition(verdict, "Degraded") == ("True", "InsufficientGPU")
+    assert verdict.scheduling == message
+
+
+def test_other_scheduling_failures_are_unschedulable() -> None:
+    message = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."
+    verdict = service_verdict(
+        model_name="tiny", model=MODEL, deployment=deployment(), pods=[pending_pod(message)]
+    )
+    assert verdict.phase == "Pending"
+    assert condition(verdict, "Ready") == ("False", "Unschedulable")
+    assert verdict.scheduling == message
+
+
+def test_crash_looping_pods_degrade_the_service_with_the_exit_reason() -> None:
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(), pods=[crashing_pod()])
+    assert verdict.phase == "Failed"
+    degraded = next(c for c in verdict.conditions if c.type == "Degraded")
+    assert degraded.reason == "CrashLoop"
+    assert "failed to load model" in degraded.message
+
+
+def test_a_surge_pod_waiting_for_a_gpu_degrades_but_keeps_a_serving_service_ready() -> None:
+    rollout = deployment(replicas=1, ready_replicas=1, updated=0)
+    pods = [pending_pod("0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")]
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=rollout, pods=pods)
+    assert verdict.phase == "Ready"
+    assert condition(verdict, "Degraded") == ("True", "InsufficientGPU")
+    assert condition(verdict, "Progressing") == ("True", "RollingOut")
+
+
+def test_terminating_pods_are_ignored() -> None:
+    pod = crashing_pod()
+    pod["metadata"]["deletionTimestamp"] = "2025-01-01T00:00:00Z"
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(), pods=[pod])
+    assert verdict.phase == "Deploying"
+
+
+def test_a_missing_deployment_is_being_created() -> None:
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=None)
+    assert verdict.phase == "Deploying"
+
+
+def test_host_served_services_are_ready_when_the_agent_is() -> None:
+    waiting = service_verdict(model_name="tiny", model=MODEL, deployment=None, served_by_host=True)
+    serving = service_verdict(
+        model_name="tiny", model=MODEL, deployment=None, served_by_host=True, host_ready=True
+    )
+    assert (waiting.phase, serving.phase) == ("Deploying", "Ready")
+
+
+def test_an_invalid_spec_fails_with_reason_invalid_spec() -> None:
+    verdict = invalid_spec_verdict("spec.extraArgs may not set --port")
+    assert verdict.phase == "Failed"
+    assert condition(verdict, "Ready") == ("False", "InvalidSpec")
+    assert condition(verdict, "Degraded") == ("True", "InvalidSpec")
