@@ -125,6 +125,15 @@ class Monitoring:
 
 @attrs.frozen(kw_only=True)
 class InferenceServiceSpec:
+    __rules__: ClassVar[tuple[Rule, ...]] = (
+        Rule(
+            rule="!has(self.autoscaling) || self.autoscaling.metric != 'cpu' "
+            "|| (has(self.resources) && has(self.resources.cpu))",
+            message="autoscaling on cpu needs resources.cpu: utilisation is measured against the CPU request",
+            field_path=".autoscaling",
+        ),
+    )
+
     model_ref: ModelRef = spec_field(description="The Model to serve.")
     replicas: int = spec_field(
         default=1, description="Serving pods; 0 scales to zero.", minimum=0, maximum=1000, schema_default=1
