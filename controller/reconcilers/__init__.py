@@ -1,0 +1,1 @@
+"""Reconcilers: read informer caches, compute desired objects with the builders, write only what differs."""
