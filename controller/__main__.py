@@ -1,0 +1,110 @@
+"""`llmkube-controller`: the manager program that runs the Model and InferenceService controllers.
+
+Exit codes: 0 after a graceful shutdown (SIGTERM), 1 when leadership was lost or the caches never synced (the
+kubelet restarts the pod, which is the safe answer to both), 2 for bad flags.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import anyio
+import attrs
+import structlog
+
+from controller.kube import KubeClient, KubeError
+from controller.kube.recorder import EventRecorder
+from controller.kube.resources import PODS
+from controller.options import ManagerFlags, parse_flags
+from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
+from controller.reconcilers.model import setup_model_controller
+from controller.runtime.leaderelection import LeaderElectionConfig, LeadershipLost
+from controller.runtime.logs import configure_logging
+from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
+
+log = structlog.get_logger("llmkube.controller")
+
+#: The container of the controller Deployment whose image download Jobs reuse (config/manager/manager.yaml).
+MANAGER_CONTAINER = "manager"
+
+
+async def own_image(client: KubeClient, *, pod_name: str | None, namespace: str) -> str | None:
+    """The image this controller runs, read from its own pod, so download Jobs run the same `llmkube fetch`.
+
+    kustomize rewrites the Deployment's image but cannot rewrite a flag, so asking the API is what keeps the two
+    in step after `kustomize edit set image`.
+    """
+    if not pod_name:
+        return None
+    try:
+        pod = await client.get(PODS, pod_name, namespace=namespace)
+    except KubeError as exc:
+        log.warning("cannot read own pod to find the fetcher image; using the default", error=str(exc))
+        return None
+    for container in pod.get("spec", {}).get("containers", []):
+        if container.get("name") == MANAGER_CONTAINER:
+            image = container.get("image")
+            return image if isinstance(image, str) else None
+    return None
+
+
+async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
+    async with KubeClient.connect(kubeconfig=flags.kubeconfig, context=flags.context) as client:
+        config = flags.config
+        if not flags.fetcher_image_explicit:
+            image = await own_image(client, pod_name=pod_name, namespace=flags.leader_election_namespace)
+            if image:
+                config = attrs.evolve(config, fetcher_image=image)
+        election = (
+            LeaderElectionConfig(
+                namespace=flags.leader_election_namespace,
+                name=flags.leader_election_id,
+                identity=flags.identity,
+            )
+            if flags.leader_elect
+            else None
+        )
+        manager = Manager(
+            client,
+            options=ManagerOptions(
+                health_host=flags.bind_host,
+                health_port=flags.bind_port,
+                leader_election=election,
+                graceful_shutdown_timeout=flags.graceful_shutdown_timeout,
+            ),
+        )
+        recorder = EventRecorder(client, component="llmkube-controller", instance=flags.identity)
+        setup_model_controller(manager, config=config, recorder=recorder, namespace=flags.namespace)
+        setup_inferenceservice_controller(
+            manager, config=config, recorder=recorder, namespace=flags.namespace
+        )
+        log.info(
+            "starting",
+            namespace=flags.namespace or "*",
+            leader_elect=flags.leader_elect,
+            bind=f"{flags.bind_host}:{flags.bind_port}",
+            fetcher_image=config.fetcher_image,
+        )
+        await manager.run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    flags = parse_flags(argv)
+    configure_logging(level=flags.log_level, json=flags.log_format == "json")
+    try:
+        anyio.run(lambda: run(flags, pod_name=os.environ.get("POD_NAME")), backend="asyncio")
+    except LeadershipLost:
+        log.error("leadership lost; exiting so a fresh process campaigns again")
+        return 1
+    except CacheSyncTimeout as exc:
+        log.error("caches did not sync", error=str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
