@@ -1,0 +1,169 @@
+"""The core work-queue: fair, stingy and shutdown-aware, with client-go's semantics.
+
+Fair: keys come out in the order they went in. Stingy: a key added many times before a worker takes it is handed
+out once, and a key is never held by two workers; a key added while a worker holds it is parked in `dirty` and
+re-queued when that worker calls `done`, so the reconcile runs again after the current one and never beside it.
+
+Everything runs on one event loop, so the state needs no lock; what client-go does with a condition variable is
+done here with a FIFO of per-getter events, so a wake-up goes to the longest waiter and is passed on if that
+waiter is cancelled before it takes its key.
+
+Shutdown: `get` raises `QueueShutDown` once the queue is shutting down *and* empty. Keys already queued are still
+handed out after a shutdown (as in client-go), so a drain processes them; `add` after shutdown drops the key.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+import anyio
+import anyio.lowlevel
+
+from controller.runtime.clock import Clock, MonotonicClock
+from controller.runtime.workqueue.metrics import NOOP_METRICS_PROVIDER, MetricsProvider, QueueMetrics
+
+T = TypeVar("T", bound=Hashable)
+
+
+class QueueShutDown(Exception):
+    """Raised by `get` when the queue is shut down and has nothing left to hand out: the worker should exit."""
+
+
+class QueueEmpty(Exception):
+    """Raised by `get_nowait` when no key is ready."""
+
+
+class Queue(Generic[T]):
+    """A FIFO of keys with a dirty set and a processing set.
+
+    Every worker must call `done(key)` for each key that `get` returned, even when the work failed, or the key is
+    never handed out again and `shut_down_with_drain` waits forever.
+    """
+
+    def __init__(
+        self, *, name: str = "", clock: Clock | None = None, metrics_provider: MetricsProvider | None = None
+    ) -> None:
+        self._clock: Clock = clock or MonotonicClock()
+        # A queue without a name has no metrics, as in client-go: two unnamed queues would share one series.
+        provider = metrics_provider if (metrics_provider is not None and name) else NOOP_METRICS_PROVIDER
+        self._metrics = QueueMetrics(name=name, clock=self._clock, provider=provider)
+        self.name = name
+        # Keys waiting for a worker, in order. Every key in `_queue` is also in `_dirty` and not in `_processing`.
+        self._queue: deque[T] = deque()
+        # Keys that need processing: those in `_queue`, plus those re-added while a worker holds them.
+        self._dirty: set[T] = set()
+        # Keys a worker holds (taken by `get`, not yet `done`). A key here is never in `_queue`.
+        self._processing: set[T] = set()
+        # Getters blocked on an empty queue, oldest first; each is woken at most once per signal.
+        self._getters: deque[anyio.Event] = deque()
+        # Set when `_processing` becomes empty or the drain is abandoned; created only while someone drains.
+        self._drained: anyio.Event | None = None
+        # Once true, never false again: adds are dropped and `get` raises when the queue is empty.
+        self._shutting_down = False
+        # True while `shut_down_with_drain` waits; a later plain `shut_down` clears it and ends the wait.
+        self._drain = False
+
+    def __len__(self) -> int:
+        """How many keys wait for a worker. Informational only: never gate `add` or `get` on it."""
+        return len(self._queue)
+
+    @property
+    def processing(self) -> int:
+        """How many keys workers hold right now (informational, like `len`)."""
+        return len(self._processing)
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down
+
+    def add(self, item: T) -> None:
+        """Mark `item` as needing processing; a no-op if it already does or the queue is shutting down."""
+        if self._shutting_down:
+            return
+        if item in self._dirty:
+            return
+        self._metrics.add(item)
+        self._dirty.add(item)
+        if item in self._processing:
+            # Its worker re-queues it on `done`; queuing it now would let a second worker take it.
+            return
+        self._queue.append(item)
+        self._signal_one()
+
+    async def get(self) -> T:
+        """Wait for the next key and mark it as processing; raise `QueueShutDown` once shut down and empty.
+
+        Always a checkpoint, so a worker whose reconciles never block cannot starve the other tasks.
+        """
+        await anyio.lowlevel.checkpoint()
+        while not self._queue:
+            if self._shutting_down:
+                raise QueueShutDown(f"work-queue {self.name!r} is shut down")
+            waiter = anyio.Event()
+            self._getters.append(waiter)
+            try:
+                await waiter.wait()
+            except BaseException:
+                if waiter.is_set():
+                    # We were chosen for a key we will not take: hand the wake-up to the next getter.
+                    self._signal_one()
+                else:
+                    self._getters.remove(waiter)
+                raise
+        return self._take()
+
+    def get_nowait(self) -> T:
+        """Take the next key without waiting; raise `QueueEmpty` (or `QueueShutDown`) if there is none."""
+        if not self._queue:
+            if self._shutting_down:
+                raise QueueShutDown(f"work-queue {self.name!r} is shut down")
+            raise QueueEmpty(f"work-queue {self.name!r} has no key ready")
+        return self._take()
+
+    def done(self, item: T) -> None:
+        """Release `item`; if it was re-added while held, queue it again now."""
+        self._metrics.done(item)
+        self._processing.discard(item)
+        if item in self._dirty:
+            self._queue.append(item)
+            self._signal_one()
+        elif not self._processing and self._drained is not None:
+            self._drained.set()
+
+    def shut_down(self) -> None:
+        """Stop accepting keys and wake every getter; does not wait for workers (and ends a pending drain)."""
+        self._drain = False
+        self._shutting_down = True
+        self._signal_all()
+        if self._drained is not None:
+            self._drained.set()
+
+    async def shut_down_with_drain(self) -> None:
+        """Shut down, then wait until every key handed out has been `done` (or `shut_down` abandons the wait).
+
+        Keys still queued keep being handed out meanwhile, so workers finish what was already asked of them.
+        """
+        self._drain = True
+        self._shutting_down = True
+        self._signal_all()
+        while self._processing and self._drain:
+            if self._drained is None or self._drained.is_set():
+                self._drained = anyio.Event()
+            await self._drained.wait()
+
+    def _take(self) -> T:
+        item = self._queue.popleft()
+        self._metrics.get(item)
+        self._processing.add(item)
+        self._dirty.discard(item)
+        return item
+
+    def _signal_one(self) -> None:
+        if self._getters:
+            self._getters.popleft().set()
+
+    def _signal_all(self) -> None:
+        while self._getters:
+            self._getters.popleft().set()
