@@ -1,0 +1,1 @@
+"""Developer tooling: the embedded local control plane and benchmarks. Not shipped in the package."""

@@ -1,0 +1,75 @@
+"""Where chat and benchmark send their requests: an explicit `--endpoint`, or an InferenceService found in the
+cluster.
+
+Reaching a service is a resource with a lifetime (a port-forward must stay open while requests run and close
+afterwards), so a resolver returns an async context manager that yields the endpoint. `--endpoint` needs no
+cluster at all. Finding the service in the cluster is the job of the `EndpointResolver` that
+`cluster_resolver()` returns; commands receive it through the CLI state object, which tests replace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import attrs
+
+from llmkube.cli.errors import CliError, CliUsageError
+from llmkube.inference import normalize_base_url
+
+
+@attrs.frozen(kw_only=True)
+class ServiceRef:
+    """An InferenceService as the user named it; None fields fall back to the kubeconfig's choices."""
+
+    name: str
+    namespace: str | None = None
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Endpoint:
+    url: str  # base URL; the OpenAI API lives under <url>/v1
+    via: str  # how it is reached, for messages: "--endpoint", "port-forward to pod/llama-0", ...
+
+
+class EndpointResolver(Protocol):
+    def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]: ...
+
+
+class EndpointNotFound(CliError):
+    """The service exists nowhere reachable, or is not Ready; the message says which and what to do."""
+
+
+class NoClusterResolver:
+    """Stands in until the cluster lookup is wired in: it fails with the way out rather than guessing."""
+
+    def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]:
+        raise EndpointNotFound(
+            f"cannot look up InferenceService {service.name!r} in the cluster from this build of llmkube; "
+            "pass --endpoint URL (for example after `kubectl port-forward svc/<name> 8080:8080`)"
+        )
+
+
+def cluster_resolver() -> EndpointResolver:
+    """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in. Import it
+    here, lazily, so that commands which never touch a cluster do not pay for the Kubernetes client."""
+    return NoClusterResolver()
+
+
+@contextlib.asynccontextmanager
+async def _explicit(url: str) -> AsyncIterator[Endpoint]:
+    yield Endpoint(url=normalize_base_url(url), via="--endpoint")
+
+
+def open_endpoint(
+    service: ServiceRef | None, *, override: str | None, resolver: EndpointResolver
+) -> AbstractAsyncContextManager[Endpoint]:
+    if override:
+        return _explicit(override)
+    if service is None:
+        raise CliUsageError("name an InferenceService or pass --endpoint URL")
+    return resolver.open(service)

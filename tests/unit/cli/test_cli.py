@@ -1,0 +1,152 @@
+"""The CLI shell: commands, exit codes and one-line errors, through typer's runner."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from typer.testing import CliRunner
+
+from llmkube.cli.endpoint import Endpoint, ServiceRef
+from llmkube.cli.main import app
+from llmkube.cli.state import CliState
+
+runner = CliRunner()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RecordingResolver:
+    """Resolves every service to a loopback port nobody listens on, remembering what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[ServiceRef] = []
+        self.closed = False
+        self.port = closed_port()
+
+    @contextlib.asynccontextmanager
+    async def _open(self, service: ServiceRef) -> AsyncIterator[Endpoint]:
+        self.asked.append(service)
+        try:
+            yield Endpoint(url=f"http://127.0.0.1:{self.port}", via="test")
+        finally:
+            self.closed = True
+
+    def open(self, service: ServiceRef) -> contextlib.AbstractAsyncContextManager[Endpoint]:
+        return self._open(service)
+
+
+def test_version_names_the_program() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("llmkube ")
+
+
+def test_catalog_list_shows_every_model_id() -> None:
+    result = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "llama-3.1-8b" in result.stdout
+    assert "smollm2-135m" in result.stdout
+
+
+def test_catalog_list_as_json_filters_by_tag() -> None:
+    result = runner.invoke(app, ["catalog", "list", "--tag", "multi-gpu", "-o", "json"])
+    assert result.exit_code == 0
+    assert sorted(m["id"] for m in json.loads(result.stdout)) == ["llama-2-13b-chat", "llama-3.1-70b"]
+
+
+def test_catalog_info_shows_the_source_file() -> None:
+    result = runner.invoke(app, ["catalog", "info", "mistral-7b"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Mistral-7B-Instruct-v0.3-Q4_K_M.gguf" in result.stdout
+
+
+def test_unknown_catalog_model_fails_with_a_suggestion_and_no_traceback() -> None:
+    result = runner.invoke(app, ["catalog", "info", "mistral7b"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: model 'mistral7b' is not in the catalog; did you mean 'mistral-7b'? (see 'llmkube catalog list')"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_chat_needs_a_service_or_an_endpoint() -> None:
+    result = runner.invoke(app, ["chat", "-m", "hi"])
+    assert result.exit_code == 2
+    assert "name an InferenceService or pass --endpoint URL" in result.stderr
+
+
+def test_chat_with_an_unreachable_endpoint_fails_in_one_line() -> None:
+    result = runner.invoke(app, ["chat", "--endpoint", f"127.0.0.1:{closed_port()}", "-m", "hi"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot reach http://127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_chat_by_name_asks_the_cluster_resolver_with_the_cluster_options() -> None:
+    resolver = RecordingResolver()
+    result = runner.invoke(
+        app,
+        ["chat", "llama", "-n", "team-a", "--context", "gpu-cluster", "--kubeconfig", "/k", "-m", "hi"],
+        obj=CliState(resolver=resolver),
+    )
+    assert resolver.asked == [
+        ServiceRef(name="llama", namespace="team-a", context="gpu-cluster", kubeconfig="/k")
+    ]
+    assert resolver.closed
+    assert f"cannot reach http://127.0.0.1:{resolver.port}" in result.stderr
+
+
+def test_endpoint_flag_bypasses_the_cluster_resolver() -> None:
+    resolver = RecordingResolver()
+    runner.invoke(
+        app,
+        ["chat", "llama", "--endpoint", f"127.0.0.1:{closed_port()}", "-m", "hi"],
+        obj=CliState(resolver=resolver),
+    )
+    assert resolver.asked == []
+
+
+def test_benchmark_takes_n_as_iterations_and_namespace_in_full() -> None:
+    resolver = RecordingResolver()
+    result = runner.invoke(
+        app, ["benchmark", "llama", "-n", "3", "--namespace", "team-a", "-q"], obj=CliState(resolver=resolver)
+    )
+    assert resolver.asked == [ServiceRef(name="llama", namespace="team-a")]
+    assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("levels", ["0", "1,x", "4,,8", "-1"])
+def test_benchmark_rejects_malformed_concurrency(levels: str) -> None:
+    result = runner.invoke(app, ["benchmark", "--endpoint", "http://127.0.0.1:1", "--concurrency", levels])
+    assert result.exit_code == 2
+    assert "--concurrency takes positive integers" in result.stderr
+
+
+def test_benchmark_refuses_both_prompt_sources(tmp_path: object) -> None:
+    prompt_file = f"{tmp_path}/prompt.txt"
+    with open(prompt_file, "w") as f:
+        f.write("hello")
+    result = runner.invoke(
+        app, ["benchmark", "--endpoint", "http://127.0.0.1:1", "-p", "x", "--prompt-file", prompt_file]
+    )
+    assert result.exit_code == 2
+    assert "not both" in result.stderr
+
+
+def test_fetch_hands_its_arguments_to_the_downloader() -> None:
+    result = runner.invoke(app, ["fetch", "--help"])
+    assert result.exit_code == 0
+    assert "--cache-dir" in result.stdout
+
+
+def test_shell_completion_is_offered() -> None:
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert "--install-completion" in result.stdout
