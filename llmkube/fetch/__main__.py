@@ -1,0 +1,3 @@
+from llmkube.fetch.cli import main
+
+raise SystemExit(main())

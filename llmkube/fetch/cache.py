@@ -1,0 +1,126 @@
+"""One model's directory in the cache, and the only code that makes a download visible there.
+
+Layout of `<cache>/<cacheKey>/`:
+    model.gguf               the verified file serving pods mount (only ever appears by rename)
+    model.gguf.json          its record: digest, size, source identity, GGUF facts (written after the rename)
+    model.gguf.partial       the download in progress (see `partial.py`)
+    model.gguf.partial.json  what the partial was started from, so a restarted Job can resume it safely
+
+Invariant: a record describes the `model.gguf` beside it. The commit removes the old record before the rename and
+writes the new one after it, so a crash in between leaves a file without a record (downloaded again), never a
+record that vouches for the wrong file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from api.v1alpha1.converter import WireError, from_wire, to_wire
+from api.v1alpha1.fetch_result import MODEL_FILE_NAME
+from api.v1alpha1.gguf import GGUFInfo
+from llmkube.fetch.errors import cache_unavailable
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class CacheRecord:
+    """What a cached file is, so a later fetch can trust it without hashing gigabytes again."""
+
+    sha256: str
+    size_bytes: int
+    source_identity: str
+    resolved_revision: str | None = None
+    gguf: GGUFInfo | None = None
+
+
+@attrs.frozen
+class CacheEntry:
+    directory: Path
+
+    @property
+    def model(self) -> Path:
+        return self.directory / MODEL_FILE_NAME
+
+    @property
+    def record_path(self) -> Path:
+        return self.directory / f"{MODEL_FILE_NAME}.json"
+
+    @property
+    def partial(self) -> Path:
+        return self.directory / f"{MODEL_FILE_NAME}.partial"
+
+    @property
+    def partial_meta(self) -> Path:
+        return self.directory / f"{MODEL_FILE_NAME}.partial.json"
+
+    def reusable(self, *, source_identity: str, expected_sha256: str | None) -> CacheRecord | None:
+        """The record of a cached file that may be served as is, or None when it must be fetched."""
+        record = read_json(self.record_path, CacheRecord)
+        if record is None or record.source_identity != source_identity:
+            return None
+        if expected_sha256 is not None and record.sha256 != expected_sha256:
+            return None
+        try:
+            size = self.model.stat().st_size
+        except OSError:
+            return None
+        return record if size == record.size_bytes else None
+
+    def prepare(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache_unavailable(exc, self.directory) from exc
+        if not os.access(self.directory, os.W_OK):
+            raise cache_unavailable(PermissionError(13, "Permission denied"), self.directory)
+
+    def commit(self, record: CacheRecord) -> None:
+        """Publish the finished partial as `model.gguf` with its record (the partial is already fsynced)."""
+        try:
+            self.record_path.unlink(missing_ok=True)
+            fsync_directory(self.directory)
+            os.replace(self.partial, self.model)
+            write_json_durably(self.record_path, to_wire(record))
+            fsync_directory(self.directory)
+            self.partial_meta.unlink(missing_ok=True)
+        except OSError as exc:
+            raise cache_unavailable(exc, self.directory) from exc
+
+    def discard_partial(self) -> None:
+        """Drop a partial that can never become a good file (wrong digest, not GGUF), so no retry resumes it."""
+        for path in (self.partial, self.partial_meta):
+            # Best effort: the next attempt truncates a partial it cannot vouch for anyway.
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+
+def read_json(path: Path, cls: type[T]) -> T | None:
+    """A JSON side file as `cls`, or None when missing or unreadable (then the file it describes is not trusted)."""
+    try:
+        return from_wire(json.loads(path.read_text()), cls)
+    except (OSError, ValueError, WireError):
+        return None
+
+
+def write_json_durably(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,99 @@
+"""Facts about a GGUF file, read from its header through a memory map (tensor data is never loaded).
+
+Keys vary by architecture (`llama.context_length`, `qwen2.context_length`, ...) and by converter version, so every
+fact is optional and a missing key is not an error; only a file the reader cannot parse is invalid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from api.v1alpha1.gguf import GGUFInfo
+from llmkube.fetch.errors import InvalidGGUF
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf_magic(head: bytes) -> None:
+    """Fail fast on the first bytes, so an HTML error page or a safetensors file is not downloaded in full."""
+    if head[: len(GGUF_MAGIC)] != GGUF_MAGIC:
+        raise InvalidGGUF(
+            f"source is not a GGUF file (it starts with {head[:4]!r}, not b'GGUF'): "
+            "point the source at a .gguf file (convert other formats with llama.cpp's convert_hf_to_gguf.py)"
+        )
+
+
+def read_gguf_facts(path: Path, *, source: str) -> GGUFInfo:
+    try:
+        reader = gguf.GGUFReader(path, "r")
+    except Exception as exc:  # the reader raises ValueError, struct errors, IndexError... on malformed input
+        raise InvalidGGUF(
+            f"{source} is not a valid GGUF file ({type(exc).__name__}: {exc}): "
+            "check that the source is a complete .gguf file"
+        ) from exc
+    fields = _Fields(reader)
+    arch = fields.text("general.architecture")
+    file_type = fields.integer("general.file_type")
+    return GGUFInfo(
+        architecture=arch,
+        name=fields.text("general.name"),
+        parameter_count=fields.integer("general.parameter_count") or _count_parameters(reader),
+        context_length=fields.integer(f"{arch}.context_length"),
+        block_count=fields.integer(f"{arch}.block_count"),
+        embedding_length=fields.integer(f"{arch}.embedding_length"),
+        head_count=fields.integer(f"{arch}.attention.head_count"),
+        head_count_kv=fields.integer(f"{arch}.attention.head_count_kv"),
+        file_type=_file_type_name(file_type),
+        quantization=quantization_name(file_type),
+    )
+
+
+def quantization_name(file_type: int | None) -> str | None:
+    """The name people search for (Q4_K_M), from the enum llama.cpp records (MOSTLY_Q4_K_M)."""
+    name = _file_type_name(file_type)
+    if name is None:
+        return None
+    for prefix in ("MOSTLY_", "ALL_"):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def _file_type_name(file_type: int | None) -> str | None:
+    if file_type is None:
+        return None
+    try:
+        member = gguf.LlamaFileType(file_type)
+    except ValueError:
+        return f"UNKNOWN_{file_type}"
+    return None if member is gguf.LlamaFileType.GUESSED else member.name
+
+
+def _count_parameters(reader: Any) -> int | None:
+    total = sum(int(tensor.n_elements) for tensor in reader.tensors)
+    return total or None
+
+
+class _Fields:
+    """Typed access to header fields; values of the wrong type read as missing rather than crash."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def _value(self, key: str) -> Any:
+        field = self._reader.get_field(key)
+        return None if field is None else field.contents()
+
+    def text(self, key: str) -> str | None:
+        value = self._value(key)
+        return value if isinstance(value, str) else None
+
+    def integer(self, key: str) -> int | None:
+        value = self._value(key)
+        if isinstance(value, list):  # per-layer values (e.g. head counts of hybrid models): report the widest
+            value = max((v for v in value if isinstance(v, int)), default=None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return value

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import anyio.lowlevel
+import pytest
+
+from llmkube.fetch.progress import Progress, ProgressMeter
+
+
+class Stop(Exception):
+    pass
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Collected:
+    def __init__(self) -> None:
+        self.reports: list[Progress] = []
+
+    async def __call__(self, progress: Progress) -> None:
+        self.reports.append(progress)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def collected() -> Collected:
+    return Collected()
+
+
+@pytest.fixture
+def meter(clock: FakeClock, collected: Collected) -> ProgressMeter:
+    return ProgressMeter(callback=collected, interval_s=5.0, clock=clock)
+
+
+async def test_reports_bytes_total_and_the_rate_since_the_last_report(
+    meter: ProgressMeter, clock: FakeClock, collected: Collected
+) -> None:
+    meter.set_total(1000)
+    meter.set_done(100)
+    clock.now += 5
+    await meter.report()
+    meter.set_done(600)
+    clock.now += 5
+    await meter.report()
+
+    assert [(p.bytes_done, p.bytes_per_second, p.percent) for p in collected.reports] == [
+        (100, 20.0, 10.0),
+        (600, 100.0, 60.0),
+    ]
+
+
+async def test_a_stalled_download_still_reports_at_zero_rate(
+    meter: ProgressMeter, clock: FakeClock, collected: Collected
+) -> None:
+    async def sleep(seconds: float) -> None:
+        if len(collected.reports) == 3:
+            raise Stop
+        clock.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+    meter.set_done(50)
+    with pytest.raises(Stop):
+        await meter.report_periodically(sleep)
+
+    assert [p.bytes_per_second for p in collected.reports] == [10.0, 0.0, 0.0]
+
+
+def test_percent_is_unknown_without_a_total() -> None:
+    assert Progress(bytes_done=5, bytes_total=None, bytes_per_second=0.0).percent is None
