@@ -1,0 +1,135 @@
+"""Kubernetes Events for `kubectl describe`, deduplicated.
+
+A level-based reconciler passes the same state many times and would post the same "WaitingForModel" Event on
+every pass. Like client-go's event correlator, identical Events (same object, type, reason and message) are
+folded into one whose `count` and `lastTimestamp` grow, so `kubectl describe` shows "x12 over 5m" instead of a
+wall of copies. Events are best effort: a failure to post one is logged, never raised into a reconcile.
+
+Core v1 Events are used because every kubectl version renders their count; events.k8s.io/v1 would need a series.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import attrs
+import structlog
+
+from controller.kube.client import KubeClient
+from controller.kube.errors import KubeError, NotFound
+from controller.kube.resources import EVENTS
+
+EventType = Literal["Normal", "Warning"]
+
+log = structlog.get_logger(__name__)
+
+
+@attrs.frozen
+class _Identity:
+    involved: tuple[str, str, str, str]
+    type: str
+    reason: str
+    message: str
+
+
+@attrs.define
+class _Posted:
+    namespace: str
+    name: str
+    count: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventRecorder:
+    """Posts Events about objects; repeats of an identical Event bump its count instead of creating another."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        component: str,
+        instance: str = "",
+        cache_size: int = 4096,
+        now: Callable[[], datetime] = _now,
+    ) -> None:
+        self._client = client
+        self._component = component
+        self._instance = instance or component
+        self._now = now
+        self._cache_size = cache_size
+        # Least recently posted first; bounded so a long-running controller does not grow without limit.
+        self._posted: OrderedDict[_Identity, _Posted] = OrderedDict()
+
+    async def record(self, obj: dict[str, Any], *, type: EventType, reason: str, message: str) -> None:
+        meta = obj.get("metadata", {})
+        involved = {
+            "apiVersion": obj.get("apiVersion", ""),
+            "kind": obj.get("kind", ""),
+            "name": meta.get("name", ""),
+            "namespace": meta.get("namespace", ""),
+            "uid": meta.get("uid", ""),
+        }
+        identity = _Identity(
+            involved=(involved["kind"], involved["namespace"], involved["name"], involved["uid"]),
+            type=type,
+            reason=reason,
+            message=message[:1024],
+        )
+        now = rfc3339(self._now())
+        try:
+            posted = self._posted.get(identity)
+            if posted is not None and await self._bump(posted, now):
+                self._posted.move_to_end(identity)
+                return
+            self._remember(identity, await self._create(involved, identity, now))
+        except KubeError as err:
+            log.warning("event not recorded", reason=reason, object=involved["name"], error=str(err))
+
+    async def _bump(self, posted: _Posted, now: str) -> bool:
+        try:
+            await self._client.merge_patch(
+                EVENTS,
+                posted.name,
+                {"count": posted.count + 1, "lastTimestamp": now},
+                namespace=posted.namespace,
+            )
+        except NotFound:
+            return False  # expired by the apiserver's event TTL; post a fresh one
+        posted.count += 1
+        return True
+
+    async def _create(self, involved: dict[str, str], identity: _Identity, now: str) -> _Posted:
+        namespace = involved["namespace"] or "default"
+        name = f"{involved['name'] or 'object'}.{secrets.token_hex(8)}"
+        body = {
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {k: v for k, v in involved.items() if v},
+            "type": identity.type,
+            "reason": identity.reason,
+            "message": identity.message,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "source": {"component": self._component},
+            "reportingComponent": self._component,
+            "reportingInstance": self._instance,
+        }
+        await self._client.create(EVENTS, body, namespace=namespace)
+        return _Posted(namespace=namespace, name=name, count=1)
+
+    def _remember(self, identity: _Identity, posted: _Posted) -> None:
+        self._posted[identity] = posted
+        self._posted.move_to_end(identity)
+        while len(self._posted) > self._cache_size:
+            self._posted.popitem(last=False)

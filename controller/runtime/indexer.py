@@ -1,0 +1,69 @@
+"""Index functions: the secondary keys a store files each object under.
+
+An index function maps an object to zero or more string values; `Store.by_index(name, value)` then answers
+"which cached objects have this value" without scanning. Values of namespaced lookups carry the namespace
+(`"<namespace>/<value>"`) because references such as `spec.modelRef.name` only resolve within one namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+IndexFunc = Callable[[dict[str, Any]], Iterable[str]]
+
+BY_OWNER_UID = "owner-uid"
+BY_CONTROLLER_UID = "controller-uid"
+BY_NAMESPACE = "namespace"
+
+
+def owner_uids(obj: dict[str, Any]) -> list[str]:
+    """Every owner's UID: finds the children of an owner, controller or not."""
+    return [str(ref["uid"]) for ref in obj.get("metadata", {}).get("ownerReferences") or () if ref.get("uid")]
+
+
+def controller_uid(obj: dict[str, Any]) -> list[str]:
+    """The UID of the one owner marked `controller: true`, if any."""
+    return [
+        str(ref["uid"])
+        for ref in obj.get("metadata", {}).get("ownerReferences") or ()
+        if ref.get("controller") and ref.get("uid")
+    ]
+
+
+def namespace_of(obj: dict[str, Any]) -> list[str]:
+    return [str(obj.get("metadata", {}).get("namespace") or "")]
+
+
+def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
+    """Index by the value at a dotted path such as `spec.modelRef.name`; lists index every element.
+
+    With `namespaced` the value is `"<namespace>/<value>"`, so look it up with `by_index(path, f"{ns}/{name}")`.
+    """
+    parts = path.split(".")
+
+    def index(obj: dict[str, Any]) -> list[str]:
+        values: list[Any] = [obj]
+        for part in parts:
+            values = [v.get(part) for v in values if isinstance(v, dict)]
+            values = [item for v in values for item in (v if isinstance(v, list) else [v])]
+        found = [str(v) for v in values if v is not None and v != "" and not isinstance(v, dict | list)]
+        if not namespaced:
+            return found
+        ns = obj.get("metadata", {}).get("namespace") or ""
+        return [f"{ns}/{v}" for v in found]
+
+    return index
+
+
+def label_index(label: str) -> IndexFunc:
+    """Index by one label's value (e.g. `app.kubernetes.io/instance`)."""
+
+    def index(obj: dict[str, Any]) -> list[str]:
+        value = (obj.get("metadata", {}).get("labels") or {}).get(label)
+        return [str(value)] if value is not None else []
+
+    return index
+
+
+DEFAULT_INDEXERS: dict[str, IndexFunc] = {BY_OWNER_UID: owner_uids, BY_CONTROLLER_UID: controller_uid}

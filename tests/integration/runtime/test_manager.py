@@ -1,0 +1,130 @@
+"""The manager on a real apiserver: probes and metrics, leader-only controllers, ordered shutdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import anyio
+import pytest
+from anyio.abc import TaskStatus
+from prometheus_client import CollectorRegistry
+
+from controller.kube import KubeClient, Resource
+from controller.kube.resources import CONFIG_MAPS
+from controller.runtime.informer import Informer
+from controller.runtime.leaderelection import LeaderElectionConfig
+from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
+from controller.runtime.reflector import ReflectorMetrics
+from tests.integration.runtime.conftest import eventually
+
+pytestmark = pytest.mark.cluster
+
+
+async def get(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}{path}") as resp:
+        return resp.status, await resp.text()
+
+
+def options(**overrides: object) -> ManagerOptions:
+    return ManagerOptions(health_port=0, handle_signals=False, **overrides)  # type: ignore[arg-type]
+
+
+class RecordingController:
+    """Stands in for a controller: notes when it runs and what the cache looked like when it was stopped."""
+
+    def __init__(self, informer: Informer) -> None:
+        self.informer = informer
+        self.running = False
+        self.cache_was_live_at_stop: bool | None = None
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self.running = True
+        task_status.started()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            self.running = False
+            self.cache_was_live_at_stop = self.informer.reflector.connected
+
+
+async def test_ready_and_serving_metrics_once_caches_synced(
+    kube: KubeClient, namespace: str, registry: CollectorRegistry
+) -> None:
+    manager = Manager(kube, options=options(), registry=registry)
+    informer = manager.informer(CONFIG_MAPS, namespace=namespace, metrics=ReflectorMetrics(registry))
+    controller = RecordingController(informer)
+    manager.add(controller)
+    async with anyio.create_task_group() as tg:
+        await tg.start(manager.run)
+        assert controller.running
+        assert await get(manager.health.port, "/readyz") == (200, "ok")
+        assert (await get(manager.health.port, "/healthz"))[0] == 200
+        await kube.create(CONFIG_MAPS, {"metadata": {"name": "m", "namespace": namespace}})
+        await eventually(lambda: f"{namespace}/m" in informer.store)
+        status, metrics = await get(manager.health.port, "/metrics")
+        assert status == 200
+        assert f'informer_events_total{{resource="configmaps@{namespace}",type="ADDED"}}' in metrics
+        manager.stop()
+    assert controller.cache_was_live_at_stop is True
+
+
+async def test_not_ready_and_failing_when_a_cache_cannot_sync(
+    kube: KubeClient, registry: CollectorRegistry
+) -> None:
+    missing = Resource(
+        group="absent.llmkube.dev", version="v1", plural="nothings", kind="Nothing", namespaced=True
+    )
+    manager = Manager(kube, options=options(cache_sync_timeout=4), registry=registry)
+    manager.informer(missing, metrics=ReflectorMetrics(registry))
+    statuses: list[int] = []
+
+    async def probe() -> None:
+        await eventually(lambda: manager.health._bound_port is not None)
+        statuses.append((await get(manager.health.port, "/readyz"))[0])
+
+    async def run_with_probe() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(probe)
+            await manager.run()
+
+    with pytest.RaisesGroup(pytest.RaisesExc(CacheSyncTimeout, match=r"nothings\.absent\.llmkube\.dev")):
+        await run_with_probe()
+    assert statuses == [500]
+
+
+async def test_only_the_leader_runs_controllers_and_a_standby_stays_ready(
+    kube: KubeClient, namespace: str, kubeconfig_path: Path
+) -> None:
+    async with KubeClient.connect(kubeconfig=kubeconfig_path) as other:
+        managers, controllers = [], []
+        for identity, client in (("one", kube), ("two", other)):
+            registry = CollectorRegistry()
+            manager = Manager(
+                client,
+                options=options(
+                    leader_election=LeaderElectionConfig(
+                        namespace=namespace, name="managers", identity=identity
+                    )
+                ),
+                registry=registry,
+            )
+            controller = RecordingController(
+                manager.informer(CONFIG_MAPS, namespace=namespace, metrics=ReflectorMetrics(registry))
+            )
+            manager.add(controller)
+            managers.append(manager)
+            controllers.append(controller)
+        async with anyio.create_task_group() as tg:
+            for manager in managers:
+                await tg.start(manager.run)
+            await eventually(lambda: any(c.running for c in controllers))
+            await anyio.sleep(3)
+            assert [c.running for c in controllers].count(True) == 1
+            for manager in managers:
+                assert (await get(manager.health.port, "/readyz"))[0] == 200
+            leader = next(i for i, c in enumerate(controllers) if c.running)
+            managers[leader].stop()  # graceful: releases the lease
+            took = await eventually(lambda: controllers[1 - leader].running, within=10)
+            managers[1 - leader].stop()
+    assert took < 6
