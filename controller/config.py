@@ -51,6 +51,13 @@ class ControllerConfig:
     fetcher_image: str = DEFAULT_CONTROLLER_IMAGE
     #: Upper bound for one download attempt; a 70B Q4 file is ~40 GiB, i.e. over an hour on a slow link.
     fetch_deadline_seconds: int = 6 * 3600
+    #: Identity of download pods; the reconciler grants it patch on models/status in each namespace it uses.
+    fetch_service_account: str = "llmkube-fetch"
+    #: Nodes download pods may run on (e.g. those with a fast uplink); empty means any node.
+    fetch_node_selector: dict[str, str] = attrs.Factory(dict)
+    #: A failed download is retried after this delay, doubling per consecutive failure up to the maximum.
+    fetch_retry_initial_seconds: float = 30.0
+    fetch_retry_max_seconds: float = 600.0
 
     # --- serving
     llama_server_images: LlamaServerImages = attrs.Factory(LlamaServerImages)

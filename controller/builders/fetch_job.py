@@ -13,6 +13,10 @@ container's termination-message file; the reconciler reads it from the terminate
   died before writing it (OOM, a crash), which `parse_fetch_result` reports as unreadable.
 - A HuggingFace token reaches the fetcher only as `HF_TOKEN` from the referenced Secret, never in args (which
   `kubectl describe` and the audit log show).
+- The pod runs as the namespace's `llmkube-fetch` ServiceAccount (see `fetch_rbac`), whose token may only patch
+  Model status, so the fetcher can report progress; `POD_NAMESPACE` tells it where its Model lives.
+- The attempt number rides on the Job as an annotation: a failed Job is kept until its retry is due, and the
+  retry's delay doubles with each attempt, so the count must survive controller restarts without a status field.
 
 The argument contract with `llmkube fetch`: exactly one of `--url U`, `--hf-repo R --hf-file F --revision V` or
 `--local-path P`; then `--source-identity I --cache-dir D --cache-key K [--sha256 X] --termination-log F`.
@@ -42,6 +46,7 @@ CONTAINER_NAME = "fetch"
 TERMINATION_LOG = "/dev/termination-log"
 SOURCE_MOUNT = "/source"
 CACHE_KEY_LABEL = "inference.llmkube.dev/cache-key"
+ATTEMPT_ANNOTATION = "inference.llmkube.dev/fetch-attempt"
 HF_TOKEN_ENV = "HF_TOKEN"
 #: A failure reason becomes a condition reason, so it must fit metav1.Condition's pattern.
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
@@ -89,6 +94,7 @@ def _env(model: Model) -> list[dict[str, Any]]:
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HOME", "value": "/tmp/huggingface"},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
     hf = model.spec.source.hugging_face
     if hf is not None and hf.token_secret_ref is not None:
@@ -97,8 +103,21 @@ def _env(model: Model) -> list[dict[str, Any]]:
     return env
 
 
-def desired_fetch_job(*, model: Model, cache_key: str, config: ControllerConfig) -> dict[str, Any]:
-    """The Job that fetches `model` into `<cache>/<cache_key>/`, owned by the Model."""
+def fetch_attempt(job: dict[str, Any] | None) -> int:
+    """Which attempt `job` is (1 for the first); 0 when there is no Job. Garbage reads as a first attempt."""
+    if job is None:
+        return 0
+    value = (job.get("metadata", {}).get("annotations") or {}).get(ATTEMPT_ANNOTATION, "1")
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
+
+
+def desired_fetch_job(
+    *, model: Model, cache_key: str, config: ControllerConfig, attempt: int = 1
+) -> dict[str, Any]:
+    """The Job that fetches `model` into `<cache>/<cache_key>/`, owned by the Model; `attempt` counts from 1."""
     name = object_name(model)
     labels = {**model_labels(model_name=name, component=COMPONENT_FETCH), CACHE_KEY_LABEL: cache_key}
     tmp_volume, tmp_mount = scratch_volume()
@@ -128,29 +147,33 @@ def desired_fetch_job(*, model: Model, cache_key: str, config: ControllerConfig)
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": mounts,
     }
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": config.fetch_service_account,
+        # The token is what lets the fetcher report progress; its Role allows nothing but Model status.
+        "automountServiceAccountToken": True,
+        "restartPolicy": "Never",
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if config.fetch_node_selector:
+        pod_spec["nodeSelector"] = dict(config.fetch_node_selector)
+    metadata = object_meta(
+        name=fetch_job_name(model_name=name, cache_key=cache_key),
+        namespace=object_namespace(model),
+        labels=labels,
+        owner=model,
+    )
+    metadata["annotations"] = {ATTEMPT_ANNOTATION: str(attempt)}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": object_meta(
-            name=fetch_job_name(model_name=name, cache_key=cache_key),
-            namespace=object_namespace(model),
-            labels=labels,
-            owner=model,
-        ),
+        "metadata": metadata,
         "spec": {
             "backoffLimit": 0,
             "activeDeadlineSeconds": config.fetch_deadline_seconds,
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security_context(),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }
 

@@ -100,3 +100,21 @@ def desired_cache_claim(
         },
         "spec": spec,
     }
+
+
+def grown_claim(desired: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """`desired` changed only in ways an existing claim accepts: its class stays, its size never shrinks."""
+    spec = dict(desired["spec"])
+    current_spec = current.get("spec") or {}
+    if "storageClassName" in spec and current_spec.get("storageClassName"):
+        spec["storageClassName"] = current_spec["storageClassName"]
+    stored = ((current_spec.get("resources") or {}).get("requests") or {}).get("storage")
+    wanted = spec["resources"]["requests"]["storage"]
+    try:
+        keep_stored = stored is not None and quantity_value(str(stored)) >= quantity_value(wanted)
+    except ValueError:
+        keep_stored = False
+    if keep_stored:
+        # The stored spelling, so that an unchanged claim produces the very body applied before.
+        spec["resources"] = {"requests": {"storage": str(stored)}}
+    return {**desired, "spec": spec}

@@ -172,3 +172,25 @@ def next_model_status(
         cache_key=cache_key,
         progress=progress if verdict.phase == "Downloading" else None,
     )
+
+
+def failure_status(
+    previous: ModelStatus | None,
+    *,
+    generation: int | None,
+    cache_key: str | None,
+    reason: str,
+    message: str,
+    now: datetime,
+) -> ModelStatus:
+    """Failed for a reason found before any download could run (a missing token Secret, an invalid spec).
+
+    Facts of a previously cached file are dropped: the Model no longer names that file, or cannot be trusted to.
+    """
+    verdict = _failed(reason, message)
+    conditions = apply_conditions(
+        (previous or ModelStatus()).conditions, verdict.conditions, observed_generation=generation, now=now
+    )
+    return ModelStatus(
+        phase=verdict.phase, conditions=conditions, observed_generation=generation, cache_key=cache_key
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any
 
 from controller.kube import KubeClient, NotFound, Resource
@@ -91,9 +92,17 @@ class Applier:
             return False
         return True
 
-    async def ensure_status(self, resource: Resource, obj: Object, status: Object) -> Object | None:
-        """Apply `status` to `obj`'s status subresource unless the cached status already equals it."""
-        if obj.get("status") == status:
+    async def ensure_status(
+        self, resource: Resource, obj: Object, status: Object, *, foreign: Collection[str] = ()
+    ) -> Object | None:
+        """Apply `status` to `obj`'s status subresource unless the cached status already equals it.
+
+        `foreign` names top-level status fields another field manager owns (a Model's download progress): they
+        are neither sent, which would take them over, nor compared, which would write on every change of theirs.
+        """
+        status = {k: v for k, v in status.items() if k not in foreign}
+        cached = {k: v for k, v in (obj.get("status") or {}).items() if k not in foreign}
+        if cached == status:
             return None
         metadata = obj["metadata"]
         body: Object = {

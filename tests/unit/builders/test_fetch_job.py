@@ -10,8 +10,10 @@ from api.v1alpha1.fetch_result import FetchResult, cache_key_for
 from api.v1alpha1.gguf import GGUFInfo
 from api.v1alpha1.model import Model
 from controller.builders.fetch_job import (
+    ATTEMPT_ANNOTATION,
     FetchResultError,
     desired_fetch_job,
+    fetch_attempt,
     fetch_termination_message,
     model_cache_key,
     parse_fetch_result,
@@ -190,3 +192,29 @@ def test_termination_message_is_read_from_the_terminated_fetch_container() -> No
 def test_a_running_fetch_container_has_no_termination_message() -> None:
     pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"running": {}}}]}}
     assert fetch_termination_message(pod) is None
+
+
+def test_the_pod_runs_as_the_fetch_account_with_its_token_and_namespace(hf_model: Model) -> None:
+    pod = build(hf_model)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "llmkube-fetch"
+    assert pod["automountServiceAccountToken"] is True
+    namespace_env = next(e for e in container(build(hf_model))["env"] if e["name"] == "POD_NAMESPACE")
+    assert namespace_env["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+
+
+def test_the_attempt_is_annotated_and_read_back(hf_model: Model) -> None:
+    job = desired_fetch_job(model=hf_model, cache_key=KEY, config=ControllerConfig(), attempt=3)
+    assert job["metadata"]["annotations"][ATTEMPT_ANNOTATION] == "3"
+    assert fetch_attempt(job) == 3
+    assert fetch_attempt(None) == 0
+
+
+def test_an_unreadable_attempt_counts_as_the_first() -> None:
+    assert fetch_attempt({"metadata": {"annotations": {ATTEMPT_ANNOTATION: "many"}}}) == 1
+
+
+def test_download_pods_go_to_the_configured_nodes(hf_model: Model) -> None:
+    config = ControllerConfig(fetch_node_selector={"net": "fast"})
+    job = desired_fetch_job(model=hf_model, cache_key=KEY, config=config)
+    assert job["spec"]["template"]["spec"]["nodeSelector"] == {"net": "fast"}
+    assert "nodeSelector" not in build(hf_model)["spec"]["template"]["spec"]

@@ -3,7 +3,12 @@ from __future__ import annotations
 import pytest
 
 from api.v1alpha1.model import CacheSpec
-from controller.builders.model_cache import cached_model_path, desired_cache_claim, quantity_value
+from controller.builders.model_cache import (
+    cached_model_path,
+    desired_cache_claim,
+    grown_claim,
+    quantity_value,
+)
 from controller.config import ControllerConfig
 
 
@@ -59,3 +64,33 @@ def test_garbage_quantities_are_rejected_with_the_fix() -> None:
 
 def test_cached_model_path_is_under_the_cache_key_directory(config: ControllerConfig) -> None:
     assert cached_model_path(config, "abc") == "/models/abc/model.gguf"
+
+
+def stored_claim(storage: str, storage_class: str | None = "local") -> dict[str, object]:
+    spec: dict[str, object] = {"resources": {"requests": {"storage": storage}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"spec": spec}
+
+
+def test_a_claim_grows_when_a_model_asks_for_more(config: ControllerConfig) -> None:
+    desired = desired_cache_claim(namespace="a", config=config, overrides=[CacheSpec(size="200Gi")])
+    assert grown_claim(desired, stored_claim("100Gi"))["spec"]["resources"]["requests"]["storage"] == "200Gi"
+
+
+def test_a_claim_never_shrinks_and_keeps_its_stored_spelling(config: ControllerConfig) -> None:
+    desired = desired_cache_claim(namespace="a", config=config)
+    grown = grown_claim(desired, stored_claim("0.5Ti"))
+    assert grown["spec"]["resources"]["requests"]["storage"] == "0.5Ti"
+
+
+def test_a_claim_keeps_its_storage_class(config: ControllerConfig) -> None:
+    desired = desired_cache_claim(
+        namespace="a", config=config, overrides=[CacheSpec(storage_class_name="fast")]
+    )
+    assert grown_claim(desired, stored_claim("100Gi"))["spec"]["storageClassName"] == "local"
+
+
+def test_an_unchanged_claim_yields_the_body_applied_before(config: ControllerConfig) -> None:
+    desired = desired_cache_claim(namespace="a", config=config)
+    assert grown_claim(desired, stored_claim("100Gi", None)) == desired

@@ -9,7 +9,7 @@ from api.v1alpha1.fetch_result import FetchResult
 from api.v1alpha1.model import DownloadProgress, Model
 from controller.builders.conditions import find_condition, status_changed
 from controller.builders.fetch_job import model_cache_key
-from controller.builders.model_status import is_cached, model_verdict, next_model_status
+from controller.builders.model_status import failure_status, is_cached, model_verdict, next_model_status
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 ACTIVE_JOB: dict[str, Any] = {"status": {"active": 1}}
@@ -139,3 +139,18 @@ def test_a_new_checksum_in_the_spec_invalidates_the_cached_status(hf_model: Mode
 def test_a_result_for_another_source_is_ignored(hf_model: Model) -> None:
     stale = attrs.evolve(ok_result(hf_model), cache_key="ffffffffffffffff")
     assert next_model_status(hf_model, job=ACTIVE_JOB, result=stale, now=NOW).phase == "Downloading"
+
+
+def test_a_failure_before_any_download_drops_the_facts_of_the_old_file(hf_model: Model) -> None:
+    previous = next_model_status(hf_model, job=None, result=ok_result(hf_model), now=NOW)
+    status = failure_status(
+        previous, generation=2, cache_key="k", reason="Unauthorized", message="no Secret", now=NOW
+    )
+    assert status.phase == "Failed"
+    assert status.sha256 is None
+    degraded = find_condition(status.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason, degraded.observed_generation) == ("True", "Unauthorized", 2)
+    ready = find_condition(status.conditions, "Ready")
+    assert ready is not None
+    assert ready.status == "False"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from controller.kube.resources import MODELS
 from controller.reconcilers.apply import (
     APPLIED_HASH_ANNOTATION,
+    Applier,
     applied_hash,
     needs_apply,
     with_applied_hash,
@@ -50,3 +52,30 @@ def test_existing_annotations_are_kept_beside_the_hash() -> None:
 def test_applying_twice_does_not_nest_the_hash() -> None:
     once = with_applied_hash(DESIRED)
     assert with_applied_hash(once) == once
+
+
+class RecordingClient:
+    def __init__(self) -> None:
+        self.applied: list[dict[str, object]] = []
+
+    async def apply_status(
+        self, resource: object, obj: dict[str, object], **kwargs: object
+    ) -> dict[str, object]:
+        self.applied.append(obj)
+        return obj
+
+
+MODEL = {
+    "apiVersion": "inference.llmkube.dev/v1alpha1",
+    "kind": "Model",
+    "metadata": {"name": "m", "namespace": "n"},
+    "status": {"phase": "Downloading", "progress": {"bytesDone": 5}},
+}
+
+
+async def test_status_fields_of_another_manager_are_neither_compared_nor_sent() -> None:
+    client = RecordingClient()
+    applier = Applier(client, field_manager="llmkube")  # type: ignore[arg-type]
+    assert await applier.ensure_status(MODELS, MODEL, {"phase": "Downloading"}, foreign=("progress",)) is None
+    await applier.ensure_status(MODELS, MODEL, {"phase": "Ready", "progress": {}}, foreign=("progress",))
+    assert client.applied[0]["status"] == {"phase": "Ready"}

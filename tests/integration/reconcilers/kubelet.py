@@ -1,0 +1,220 @@
+"""A stand-in kubelet for pods no node runs: it runs a pod's container as a local process and reports how it ended.
+
+The local control plane's nodes are simulated and run no containers, so a test that needs a pod's real output
+(the fetcher's result in its termination message) plays the kubelet for it: it takes the container's exact
+command, arguments and environment from the pod spec, maps every volume mount to a local directory (a claim to
+one directory per claim, shared by every pod as a real volume would be; anything else to a directory of its own),
+runs the process, and writes the pod's terminal state through the status subresource, as a kubelet does:
+`containerStatuses[].state.terminated {exitCode, reason, message}` and phase Succeeded or Failed. The Job
+controller in kube-controller-manager takes it from there.
+
+Pods meant for it must not land on a kwok node (kwok completes Job pods with an empty message); tests keep them
+unscheduled with a node selector no node matches. Commands are resolved in the test's virtual environment, so
+`llmkube fetch` runs from this checkout.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import attrs
+from anyio.abc import TaskStatus
+
+from controller.kube import KubeClient, NotFound
+from controller.kube.resources import PODS, SECRETS
+
+TERMINATION_MESSAGE_LIMIT = 4096
+FALLBACK_LOG_LIMIT = 2048
+POLL_SECONDS = 0.2
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@attrs.frozen(kw_only=True)
+class ContainerRun:
+    """What one run of a pod's container did, as the test may want to check it."""
+
+    pod: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    exit_code: int
+    stdout: str
+    stderr: str
+    message: str
+
+
+class FakeKubelet:
+    """Runs the pods of one namespace that match a label selector, each once, and records their runs."""
+
+    def __init__(self, client: KubeClient, *, namespace: str, root: Path, timeout: float = 120.0) -> None:
+        self._client = client
+        self.namespace = namespace
+        #: Claims live under `root/claims/<claimName>`; inspect the model cache there.
+        self.root = root
+        self._timeout = timeout
+        self._seen: set[str] = set()
+        self.runs: list[ContainerRun] = []
+
+    def claim_dir(self, claim_name: str) -> Path:
+        path = self.root / "claims" / claim_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def serve(
+        self, *, label_selector: str, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run every new matching pod until cancelled (one at a time, like a node with one slot)."""
+        task_status.started()
+        while True:
+            pods = await self._client.list(PODS, namespace=self.namespace, label_selector=label_selector)
+            for pod in pods.items:
+                uid = pod["metadata"]["uid"]
+                if uid in self._seen or pod["metadata"].get("deletionTimestamp") or _terminal(pod):
+                    continue
+                self._seen.add(uid)
+                await self.run_pod(pod)
+            await anyio.sleep(POLL_SECONDS)
+
+    async def run_pod(self, pod: dict[str, Any]) -> ContainerRun:
+        container = pod["spec"]["containers"][0]
+        with tempfile.TemporaryDirectory(prefix="kubelet-", dir=self.root) as scratch:
+            mounts = self._mounts(pod, container, Path(scratch))
+            termination_log = Path(scratch) / "termination-log"
+            termination_log.touch()
+            mounts[container.get("terminationMessagePath", "/dev/termination-log")] = termination_log
+            env = await self._env(pod, container, mounts)
+            argv = [_map(a, mounts) for a in [*container.get("command", []), *container.get("args", [])]]
+            argv[0] = _executable(argv[0])
+            started = datetime.now(UTC)
+            with anyio.fail_after(self._timeout):
+                done = await anyio.run_process(argv, env={**_base_env(), **env}, check=False)
+            finished = datetime.now(UTC)
+            stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+            message = termination_log.read_text()[:TERMINATION_MESSAGE_LIMIT]
+            if not message and done.returncode != 0 and _falls_back_to_logs(container):
+                message = (stdout + stderr)[-FALLBACK_LOG_LIMIT:]
+        run = ContainerRun(
+            pod=pod["metadata"]["name"],
+            argv=tuple(argv),
+            env=env,
+            exit_code=done.returncode,
+            stdout=stdout,
+            stderr=stderr,
+            message=message,
+        )
+        self.runs.append(run)
+        await self._report(pod, container, run, started=started, finished=finished)
+        return run
+
+    def _mounts(self, pod: dict[str, Any], container: dict[str, Any], scratch: Path) -> dict[str, Path]:
+        volumes = {v["name"]: v for v in pod["spec"].get("volumes") or ()}
+        mounts: dict[str, Path] = {}
+        for mount in container.get("volumeMounts") or ():
+            volume = volumes.get(mount["name"], {})
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            local = self.claim_dir(claim) if claim else scratch / "volumes" / mount["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            mounts[mount["mountPath"]] = local
+        return mounts
+
+    async def _env(
+        self, pod: dict[str, Any], container: dict[str, Any], mounts: dict[str, Path]
+    ) -> dict[str, str]:
+        env: dict[str, str] = {}
+        for var in container.get("env") or ():
+            if "value" in var:
+                env[var["name"]] = _map(var["value"], mounts)
+                continue
+            source = var.get("valueFrom") or {}
+            if "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                try:
+                    secret = await self._client.get(SECRETS, ref["name"], namespace=self.namespace)
+                except NotFound:
+                    raise AssertionError(
+                        f"pod {pod['metadata']['name']} needs Secret {ref['name']}"
+                    ) from None
+                env[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            elif "fieldRef" in source:
+                env[var["name"]] = _field(pod, source["fieldRef"]["fieldPath"])
+        return env
+
+    async def _report(
+        self,
+        pod: dict[str, Any],
+        container: dict[str, Any],
+        run: ContainerRun,
+        *,
+        started: datetime,
+        finished: datetime,
+    ) -> None:
+        succeeded = run.exit_code == 0
+        terminated = {
+            "exitCode": run.exit_code,
+            "reason": "Completed" if succeeded else "Error",
+            "message": run.message,
+            "startedAt": _rfc3339(started),
+            "finishedAt": _rfc3339(finished),
+        }
+        status = {
+            "phase": "Succeeded" if succeeded else "Failed",
+            "startTime": _rfc3339(started),
+            "containerStatuses": [
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "imageID": "",
+                    "containerID": f"fake://{pod['metadata']['uid']}",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": {"terminated": terminated},
+                }
+            ],
+        }
+        await self._client.patch_status(
+            PODS, pod["metadata"]["name"], {"status": status}, namespace=self.namespace
+        )
+
+
+def _terminal(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+def _falls_back_to_logs(container: dict[str, Any]) -> bool:
+    return container.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+
+
+def _map(value: str, mounts: Mapping[str, Path]) -> str:
+    """`value` with a mounted path (the longest matching mount) replaced by its local directory."""
+    for mount_path in sorted(mounts, key=len, reverse=True):
+        if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
+            return str(mounts[mount_path]) + value[len(mount_path) :]
+    return value
+
+
+def _executable(command: str) -> str:
+    """A command named without a path runs from the test's virtual environment, as the image's PATH would."""
+    local = Path(sys.executable).parent / command
+    return str(local) if "/" not in command and local.exists() else command
+
+
+def _base_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
+def _field(pod: dict[str, Any], path: str) -> str:
+    value: Any = pod
+    for part in path.split("."):
+        value = value.get(part, "") if isinstance(value, dict) else ""
+    return str(value)

@@ -1,0 +1,149 @@
+"""What the Model reconciler tests need around the controller: our CRDs installed, the controller running
+in-process on a client that counts its writes, a stand-in kubelet for download pods, and polling helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import yaml
+from prometheus_client import CollectorRegistry
+
+from controller.config import ControllerConfig
+from controller.kube import EventRecorder, KubeClient, NotFound
+from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, EVENTS, JOBS, MODELS
+from controller.reconcilers.model import FETCH_SELECTOR, setup_model_controller
+from controller.runtime.manager import Manager, ManagerOptions
+
+T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[3]
+CRDS = REPO / "config" / "crd" / "bases"
+API_VERSION = "inference.llmkube.dev/v1alpha1"
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+#: No node carries this label, so download pods stay unscheduled and kwok never fakes their completion.
+FAKE_KUBELET_SELECTOR = {"llmkube.dev/test-kubelet": "true"}
+
+
+class CountingKubeClient(KubeClient):
+    """The real client, noting every write request it sends (method and path)."""
+
+    writes: list[tuple[str, str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes = []
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method in WRITE_METHODS:
+            self.writes.append((method, path))
+        return await super().request(method, path, **kwargs)
+
+
+def model_test_config(**overrides: Any) -> ControllerConfig:
+    """Small claims (the pool's 10Gi volumes), retries in seconds, pods kept for the stand-in kubelet."""
+    settings: dict[str, Any] = {
+        "model_cache_size": "10Gi",
+        "fetch_node_selector": FAKE_KUBELET_SELECTOR,
+        "fetch_retry_initial_seconds": 3.0,
+        "fetch_retry_max_seconds": 12.0,
+        **overrides,
+    }
+    return ControllerConfig(**settings)
+
+
+async def install_crds(kube: KubeClient) -> None:
+    for path in sorted(CRDS.glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        await kube.apply(CUSTOM_RESOURCE_DEFINITIONS, crd, field_manager="model-tests")
+        name: str = crd["metadata"]["name"]
+        await wait_for(
+            functools.partial(kube.get, CUSTOM_RESOURCE_DEFINITIONS, name),
+            lambda obj: condition(obj, "Established").get("status") == "True",
+            what=f"CRD {path.name} established",
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_model_controller(
+    kubeconfig: Path, *, namespace: str, config: ControllerConfig, registry: CollectorRegistry | None = None
+) -> AsyncIterator[CountingKubeClient]:
+    """A manager with only the Model controller, on its own counting client, until the block ends."""
+    registry = registry or CollectorRegistry()
+    async with CountingKubeClient.connect(kubeconfig=kubeconfig) as client:
+        assert isinstance(client, CountingKubeClient)
+        manager = Manager(
+            client, options=ManagerOptions(health_port=0, handle_signals=False), registry=registry
+        )
+        recorder = EventRecorder(client, component="llmkube-controller")
+        setup_model_controller(
+            manager, config=config, recorder=recorder, namespace=namespace, registry=registry
+        )
+        async with anyio.create_task_group() as tg:
+            await tg.start(manager.run)
+            try:
+                yield client
+            finally:
+                manager.stop()
+
+
+async def wait_for(
+    fetch: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, within: float = 60.0, what: str = ""
+) -> T:
+    """Poll `fetch()` until `check` holds (the state lives in the API server; there is nothing to await)."""
+    last: T | None = None
+    try:
+        with anyio.fail_after(within):
+            while True:
+                try:
+                    last = await fetch()
+                except NotFound:
+                    last = None
+                if last is not None and check(last):
+                    return last
+                await anyio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(
+            f"timed out after {within:g}s waiting for {what or 'condition'}; last: {last}"
+        ) from None
+
+
+def model_manifest(name: str, *, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Model",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for item in ((obj or {}).get("status") or {}).get("conditions") or ():
+        if item.get("type") == kind:
+            return dict(item)
+    return {}
+
+
+def phase_is(*phases: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda obj: (obj.get("status") or {}).get("phase") in phases
+
+
+async def get_model(kube: KubeClient, name: str, namespace: str) -> dict[str, Any]:
+    return await kube.get(MODELS, name, namespace=namespace)
+
+
+async def fetch_jobs(kube: KubeClient, namespace: str) -> list[dict[str, Any]]:
+    return (await kube.list(JOBS, namespace=namespace, label_selector=FETCH_SELECTOR)).items
+
+
+async def event_reasons(kube: KubeClient, namespace: str, name: str) -> dict[str, int]:
+    """Reason -> count of the Events about Model `name`."""
+    events = await kube.list(EVENTS, namespace=namespace, field_selector=f"involvedObject.name={name}")
+    counts: dict[str, int] = {}
+    for event in events.items:
+        counts[event["reason"]] = counts.get(event["reason"], 0) + int(event.get("count") or 1)
+    return counts
