@@ -86,6 +86,8 @@ def fetch_args(*, model: Model, cache_key: str, config: ControllerConfig) -> lis
     args += ["--cache-dir", config.model_cache_mount_path, "--cache-key", cache_key]
     if model.spec.sha256:
         args += ["--sha256", model.spec.sha256]
+    # Progress goes into the Model's status.progress under the Job's own ServiceAccount and field manager.
+    args += ["--report-to-model", object_name(model)]
     return [*args, "--termination-log", TERMINATION_LOG]
 
 

@@ -11,6 +11,7 @@ arguments, which would show in `kubectl describe pod` and in `ps`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -41,6 +42,8 @@ class FetchOptions:
     request: FetchRequest
     termination_log: Path | None
     progress_interval_s: float
+    #: (namespace, name) of the Model whose status.progress this fetch reports into, if any.
+    report_to_model: tuple[str, str] | None = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the result line (default: /dev/termination-log when present)",
     )
     parser.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--report-to-model",
+        metavar="NAME",
+        help="also write progress into this Model's status.progress (namespace from $POD_NAMESPACE)",
+    )
     parser.add_argument("--retries", type=int, default=5, help="retries without progress before giving up")
     parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS")
     parser.add_argument("--read-timeout", type=float, default=60.0, metavar="SECONDS", help="longest silence")
@@ -93,6 +101,9 @@ def parse_options(argv: list[str] | None, env: Mapping[str, str]) -> FetchOption
         parser.error("--retries must be >= 0 and --progress-interval > 0")
     source = _source(args, env)
     identity = args.source_identity or source.identity
+    report_to: tuple[str, str] | None = None
+    if args.report_to_model:
+        report_to = (env.get("POD_NAMESPACE") or "default", args.report_to_model)
     return FetchOptions(
         request=FetchRequest(
             source=source,
@@ -103,6 +114,7 @@ def parse_options(argv: list[str] | None, env: Mapping[str, str]) -> FetchOption
         ),
         termination_log=args.termination_log or default_termination_log(),
         progress_interval_s=args.progress_interval,
+        report_to_model=report_to,
     )
 
 
@@ -146,6 +158,30 @@ async def run(
     return result, 0
 
 
+async def run_reporting(options: FetchOptions) -> tuple[FetchResult, int]:
+    """`run`, plus progress into the Model's status when asked and when the API is reachable."""
+    if options.report_to_model is None:
+        return await run(options)
+    # Imported here: the Kubernetes client is only needed inside a download Job.
+    from controller.kube import KubeClient
+    from llmkube.fetch.status_progress import ModelProgressReporter, chained
+
+    namespace, name = options.report_to_model
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            client = await stack.enter_async_context(KubeClient.connect())
+        except Exception as exc:  # no credentials or no API: progress goes to the log only
+            print(
+                f"progress will not be written to Model {namespace}/{name}: {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return await run(options)
+        reporter = ModelProgressReporter(client, name=name, namespace=namespace)
+        return await run(options, on_progress=chained(log_progress, reporter))
+    raise AssertionError("unreachable")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         options = parse_options(argv, os.environ)
@@ -155,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fetch failed: {exc.reason}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        result, code = anyio.run(run, options, backend="asyncio")
+        result, code = anyio.run(run_reporting, options, backend="asyncio")
     except Exception as exc:
         traceback.print_exc()
         result = FetchResult(ok=False, message=f"internal error: {type(exc).__name__}: {exc}")

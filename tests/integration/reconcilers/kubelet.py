@@ -56,8 +56,20 @@ class ContainerRun:
 class FakeKubelet:
     """Runs the pods of one namespace that match a label selector, each once, and records their runs."""
 
-    def __init__(self, client: KubeClient, *, namespace: str, root: Path, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        namespace: str,
+        root: Path,
+        timeout: float = 120.0,
+        service_account_kubeconfig: Path | None = None,
+    ) -> None:
         self._client = client
+        #: Stands in for the ServiceAccount token a real kubelet projects into the pod.
+        self._service_account_env = (
+            {"KUBECONFIG": str(service_account_kubeconfig)} if service_account_kubeconfig else {}
+        )
         self.namespace = namespace
         #: Claims live under `root/claims/<claimName>`; inspect the model cache there.
         self.root = root
@@ -97,7 +109,9 @@ class FakeKubelet:
             argv[0] = _executable(argv[0])
             started = datetime.now(UTC)
             with anyio.fail_after(self._timeout):
-                done = await anyio.run_process(argv, env={**_base_env(), **env}, check=False)
+                done = await anyio.run_process(
+                    argv, env={**_base_env(), **self._service_account_env, **env}, check=False
+                )
             finished = datetime.now(UTC)
             stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
             message = termination_log.read_text()[:TERMINATION_MESSAGE_LIMIT]

@@ -116,7 +116,7 @@ async def environment(
 ) -> AsyncIterator[Env]:
     """The Model controller and, unless `run_pods` is false, a kubelet running its download pods."""
     registry = CollectorRegistry()
-    kubelet = FakeKubelet(kube, namespace=namespace, root=root)
+    kubelet = FakeKubelet(kube, namespace=namespace, root=root, service_account_kubeconfig=Path(kubeconfig))
     async with (
         running_model_controller(
             kubeconfig, namespace=namespace, config=config or model_test_config(), registry=registry
@@ -155,6 +155,7 @@ async def test_a_model_becomes_ready_with_the_facts_of_the_fetched_file(
         assert status["size"].endswith("MiB")
         assert status["sha256"] == hashlib.sha256(model_file).hexdigest()
         assert status["gguf"]["architecture"] == "llama"
+        assert "progress" not in status, "progress is cleared once the model is Ready"
         assert status["observedGeneration"] == created["metadata"]["generation"]
         assert condition(ready, "Ready")["status"] == "True"
         assert condition(ready, "Degraded")["status"] == "False"
@@ -310,3 +311,18 @@ async def test_a_ready_model_is_not_fetched_again_after_a_restart_and_causes_no_
         assert await fetch_jobs(env.kube, env.namespace) == []
         assert env.kubelet.runs == []
         assert (await env.model("steady"))["status"] == before["status"]
+
+
+async def test_the_fetcher_reports_progress_into_the_model_status(kube: KubeClient, namespace: str) -> None:
+    from llmkube.fetch.progress import Progress
+    from llmkube.fetch.status_progress import ModelProgressReporter
+
+    await kube.create(
+        MODELS, model_manifest("progressing", namespace=namespace, source={"url": "https://h/m.gguf"})
+    )
+    reporter = ModelProgressReporter(kube, name="progressing", namespace=namespace)
+    await reporter(Progress(bytes_done=512, bytes_total=2048, bytes_per_second=100.0))
+    model = await get_model(kube, "progressing", namespace)
+    assert model["status"]["progress"] == {"bytesDone": 512, "bytesTotal": 2048}
+    managers = {entry["manager"] for entry in model["metadata"]["managedFields"]}
+    assert "llmkube-fetch" in managers

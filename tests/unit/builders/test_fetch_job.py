@@ -53,11 +53,13 @@ def test_pvc_source_reads_the_file_from_a_read_only_source_mount() -> None:
 
 def test_every_job_names_cache_dir_key_and_termination_log(hf_model: Model) -> None:
     args = container(build(hf_model))["args"]
-    assert args[-6:] == [
+    assert args[-8:] == [
         "--cache-dir",
         "/models",
         "--cache-key",
         KEY,
+        "--report-to-model",
+        hf_model.metadata.name,
         "--termination-log",
         "/dev/termination-log",
     ]
