@@ -24,6 +24,16 @@ class Rule:
     field_path: str | None = None
     reason: str | None = None
 
+    def to_schema(self) -> dict[str, str]:
+        """The `x-kubernetes-validations` entry, leaving out what was not set."""
+        entry = {
+            "rule": self.rule,
+            "message": self.message,
+            "fieldPath": self.field_path,
+            "reason": self.reason,
+        }
+        return {key: value for key, value in entry.items() if value is not None}
+
 
 def spec_field(
     *,
@@ -70,19 +80,7 @@ def spec_field(
     if int_or_string:
         schema["x-kubernetes-int-or-string"] = True
     if rules:
-        schema["x-kubernetes-validations"] = [
-            {
-                k: v
-                for k, v in (
-                    ("rule", r.rule),
-                    ("message", r.message),
-                    ("fieldPath", r.field_path),
-                    ("reason", r.reason),
-                )
-                if v is not None
-            }
-            for r in rules
-        ]
+        schema["x-kubernetes-validations"] = [rule.to_schema() for rule in rules]
     if list_map_keys is not None:
         schema["x-kubernetes-list-type"] = "map"
         schema["x-kubernetes-list-map-keys"] = list(list_map_keys)

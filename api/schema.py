@@ -85,19 +85,7 @@ def schema_for_class(cls: type[Any], *, where: str) -> dict[str, Any]:
         result["required"] = required
     rules = getattr(cls, "__rules__", ())
     if rules:
-        result["x-kubernetes-validations"] = [
-            {
-                k: v
-                for k, v in (
-                    ("rule", r.rule),
-                    ("message", r.message),
-                    ("fieldPath", r.field_path),
-                    ("reason", r.reason),
-                )
-                if v is not None
-            }
-            for r in rules
-        ]
+        result["x-kubernetes-validations"] = [rule.to_schema() for rule in rules]
     if cls.__doc__ and "description" not in result:
         result["description"] = " ".join(cls.__doc__.split())
     return result
