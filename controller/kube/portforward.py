@@ -139,9 +139,15 @@ async def forward_pod_port(
     async def handle(local: SocketStream) -> None:
         await _serve_connection(client, forward, local)
 
+    # The caller's exception is carried past the task group, which would otherwise wrap it in a group.
+    failure: Exception | None = None
     async with listener, anyio.create_task_group() as group:
         group.start_soon(listener.serve, handle, group)
         try:
             yield forward
+        except Exception as exc:
+            failure = exc
         finally:
             group.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

@@ -78,6 +78,7 @@ async def _benchmark(
                 f"Benchmarking {endpoint.url} (via {endpoint.via}): concurrency {','.join(map(str, plan.concurrency))}, "
                 f"{plan.iterations} request(s) per client, {plan.warmup} warm-up",
                 markup=False,
+                soft_wrap=True,
             )
         printer = ProgressPrinter(console, total_per_level={c: c * plan.iterations for c in plan.concurrency})
         return await run_benchmark(

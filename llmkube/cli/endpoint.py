@@ -44,20 +44,18 @@ class EndpointNotFound(CliError):
     """The service exists nowhere reachable, or is not Ready; the message says which and what to do."""
 
 
-class NoClusterResolver:
-    """Stands in until the cluster lookup is wired in: it fails with the way out rather than guessing."""
+class _ClusterLookup:
+    """Defers importing the Kubernetes client to the first lookup: `catalog` and `--endpoint` never pay for it."""
 
     def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]:
-        raise EndpointNotFound(
-            f"cannot look up InferenceService {service.name!r} in the cluster from this build of llmkube; "
-            "pass --endpoint URL (for example after `kubectl port-forward svc/<name> 8080:8080`)"
-        )
+        from llmkube.cli.resolver import ClusterEndpointResolver
+
+        return ClusterEndpointResolver().open(service)
 
 
 def cluster_resolver() -> EndpointResolver:
-    """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in. Import it
-    here, lazily, so that commands which never touch a cluster do not pay for the Kubernetes client."""
-    return NoClusterResolver()
+    """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in."""
+    return _ClusterLookup()
 
 
 @contextlib.asynccontextmanager

@@ -7,8 +7,12 @@ import typer
 from llmkube.cli.benchmark import benchmark
 from llmkube.cli.catalog import catalog_app
 from llmkube.cli.chat import chat
+from llmkube.cli.delete import delete
+from llmkube.cli.deploy import deploy
 from llmkube.cli.fetch import FETCH_CONTEXT_SETTINGS, fetch
+from llmkube.cli.listing import list_command
 from llmkube.cli.state import CliState
+from llmkube.cli.status import status
 from llmkube.cli.version import version
 
 app = typer.Typer(
@@ -26,6 +30,10 @@ def root(ctx: typer.Context) -> None:
         ctx.obj = CliState()
 
 
+app.command("deploy")(deploy)
+app.command("list")(list_command)
+app.command("status")(status)
+app.command("delete")(delete)
 app.command("version")(version)
 app.add_typer(catalog_app, name="catalog")
 app.command("chat")(chat)
