@@ -200,13 +200,15 @@ def service_verdict(
                 ),
             )
         reason = "ModelNotFound" if model is None else "WaitingForModel"
+        # A missing Model needs someone to act (create it or fix modelRef); a downloading one only needs time.
+        degraded = ("True", reason, model_condition.message) if model is None else ("False", AS_EXPECTED, "")
         return ServiceVerdict(
             phase="WaitingForModel",
             conditions=_conditions(
                 model=model_condition,
                 ready=("False", reason, model_condition.message),
                 progressing=("True" if model is not None else "False", reason, model_condition.message),
-                degraded=("False", AS_EXPECTED, ""),
+                degraded=degraded,
             ),
         )
     if served_by_host:

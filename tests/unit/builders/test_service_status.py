@@ -186,3 +186,8 @@ def test_an_invalid_spec_fails_with_reason_invalid_spec() -> None:
     assert verdict.phase == "Failed"
     assert condition(verdict, "Ready") == ("False", "InvalidSpec")
     assert condition(verdict, "Degraded") == ("True", "InvalidSpec")
+
+
+def test_a_missing_model_is_degraded_because_someone_must_act() -> None:
+    verdict = service_verdict(model_name="tiny", model=None, deployment=None)
+    assert condition(verdict, "Degraded") == ("True", "ModelNotFound")

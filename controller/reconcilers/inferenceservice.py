@@ -1,0 +1,139 @@
+"""Wiring the InferenceService controller into a manager: informers, indexes, event sources, metrics.
+
+What wakes a service (see controller.reconcilers.inferenceservice_watch for the mappings):
+
+- its own spec changes, and the host agent's `HostServing` condition;
+- its Deployment, Service and HPA (owner reference), and its ServiceMonitors once that CRD exists;
+- its pods (scheduling failures, crash loops), by the service label of the pod template;
+- its Model, through the `modelRef` index, so a Model becoming Ready moves waiting services on;
+- the ServiceMonitor CRD appearing, for services that asked for monitoring.
+
+Child informers are filtered to objects labelled as ours (`managed-by=llmkube`, component inference-server),
+so the controller does not cache every Deployment and pod of the cluster.
+"""
+
+from __future__ import annotations
+
+from api.v1alpha1.inferenceservice import SERVICE_PHASES
+from api.v1alpha1.model import GROUP
+from controller.builders.labels import COMPONENT_LABEL, COMPONENT_SERVER, MANAGED_BY_LABEL, MANAGER
+from controller.config import ControllerConfig
+from controller.kube import EventRecorder
+from controller.kube.resources import (
+    CUSTOM_RESOURCE_DEFINITIONS,
+    DEPLOYMENTS,
+    HORIZONTAL_POD_AUTOSCALERS,
+    INFERENCE_SERVICES,
+    MODELS,
+    PODS,
+    SERVICES,
+)
+from controller.reconcilers.apply import Applier
+from controller.reconcilers.inferenceservice_children import ChildWriter, OwnedCaches
+from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
+from controller.reconcilers.inferenceservice_reconciler import InferenceServiceReconciler
+from controller.reconcilers.inferenceservice_watch import (
+    BY_MODEL_REF,
+    BY_SERVICE_LABEL,
+    MONITORS_BY_OWNER,
+    PODS_BY_SERVICE,
+    SpecOrHostServingChanged,
+    model_ref_index,
+    monitor_owner_index,
+    monitoring_services,
+    owner_of_dcgm_monitor,
+    pod_service_index,
+    service_label_index,
+    service_of_pod,
+    services_of_model,
+)
+from controller.reconcilers.metrics import register_service_metrics
+from controller.runtime.controller import Controller
+from controller.runtime.events import enqueue_mapped, enqueue_owner
+from controller.runtime.indexer import IndexFunc
+from controller.runtime.informer import Informer
+from controller.runtime.manager import Manager
+
+CONTROLLER_NAME = "inferenceservice"
+#: Reconciles mostly wait on the API server, so a few run at once; one key never runs twice concurrently.
+MAX_CONCURRENT_RECONCILES = 4
+
+SERVING_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER},{COMPONENT_LABEL}={COMPONENT_SERVER}"
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER}"
+
+
+def _ensure_index(informer: Informer, name: str, func: IndexFunc) -> None:
+    # Informers are shared: another controller may have registered the same index on this one.
+    if name not in informer.store.index_names():
+        informer.add_index(name, func)
+
+
+def setup_inferenceservice_controller(
+    mgr: Manager,
+    *,
+    config: ControllerConfig,
+    recorder: EventRecorder,
+    namespace: str | None = None,
+) -> Controller:
+    """Build the controller on `mgr`'s shared informers and add it (leader-only) to the manager."""
+    services = mgr.informer(INFERENCE_SERVICES, namespace=namespace)
+    _ensure_index(services, BY_MODEL_REF, model_ref_index)
+    _ensure_index(services, BY_SERVICE_LABEL, service_label_index)
+    models = mgr.informer(MODELS, namespace=namespace)
+    deployments = mgr.informer(DEPLOYMENTS, namespace=namespace, label_selector=SERVING_SELECTOR)
+    k8s_services = mgr.informer(SERVICES, namespace=namespace, label_selector=SERVING_SELECTOR)
+    autoscalers = mgr.informer(
+        HORIZONTAL_POD_AUTOSCALERS, namespace=namespace, label_selector=SERVING_SELECTOR
+    )
+    pods = mgr.informer(PODS, namespace=namespace, label_selector=SERVING_SELECTOR)
+    _ensure_index(pods, PODS_BY_SERVICE, pod_service_index)
+    crds = mgr.informer(CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}")
+    monitors = ServiceMonitorCache(
+        mgr.client,
+        crds=crds,
+        namespaces=[None] if namespace is None else [namespace, config.dcgm_namespace],
+        label_selector=MANAGED_SELECTOR,
+        indexers={MONITORS_BY_OWNER: monitor_owner_index},
+    )
+
+    applier = Applier(mgr.client, field_manager=config.field_manager)
+    children = ChildWriter(
+        applier=applier,
+        caches=OwnedCaches(
+            deployments=deployments.store,
+            services=k8s_services.store,
+            autoscalers=autoscalers.store,
+            monitors=monitors,
+        ),
+        config=config,
+        recorder=recorder,
+    )
+    reconciler = InferenceServiceReconciler(
+        services=services.store,
+        models=models.store,
+        pods=pods.store,
+        children=children,
+        applier=applier,
+        recorder=recorder,
+    )
+    controller = (
+        Controller(
+            name=CONTROLLER_NAME,
+            reconciler=reconciler,
+            max_concurrent_reconciles=MAX_CONCURRENT_RECONCILES,
+            registry=mgr.registry,
+        )
+        .for_(services, predicates=(SpecOrHostServingChanged(),))
+        .owns(deployments, owner_kind="InferenceService", owner_group=GROUP)
+        .owns(k8s_services, owner_kind="InferenceService", owner_group=GROUP)
+        .owns(autoscalers, owner_kind="InferenceService", owner_group=GROUP)
+        .watches(models, services_of_model(services.store))
+        .watches(pods, service_of_pod(services.store))
+        .watches(crds, monitoring_services(services.store))
+    )
+    monitors.add_event_handler(enqueue_owner("InferenceService", GROUP).handler(controller.queue))
+    monitors.add_event_handler(enqueue_mapped(owner_of_dcgm_monitor).handler(controller.queue))
+    mgr.add(monitors, needs_leader=False)
+    mgr.add(controller)
+    register_service_metrics(phases=SERVICE_PHASES, services=services.store.list, registry=mgr.registry)
+    return controller

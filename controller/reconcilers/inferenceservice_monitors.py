@@ -1,0 +1,135 @@
+"""A ServiceMonitor cache that exists only while the Prometheus Operator's CRD does.
+
+ServiceMonitors are optional: many clusters have no Prometheus Operator. An informer for a kind the server does
+not serve never syncs, and the manager would refuse to start; so the controller watches the one CRD
+(`servicemonitors.monitoring.coreos.com`, by field selector) and starts ServiceMonitor informers only once it
+is Established. Until then `state` says ABSENT and the reconciler reports "skipped" in a condition instead of
+failing; between the CRD appearing and the cache filling it says PENDING and the reconciler comes back shortly.
+
+Only objects labelled `app.kubernetes.io/managed-by: llmkube` are cached: every namespace when the controller
+watches the whole cluster, else its own namespace plus the DCGM exporter's (where the GPU monitors live).
+The informers' events wake the owning service: by owner reference for the per-service monitor, by the owner
+annotation for the DCGM monitor. Its initial list therefore also reconciles the owners of leftover DCGM
+monitors, which deletes those whose service is gone: that is the start-up sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import anyio
+import structlog
+from anyio.abc import TaskStatus
+
+from controller.kube import KubeClient
+from controller.kube.resources import SERVICE_MONITORS
+from controller.runtime.events import EventHandler
+from controller.runtime.informer import Informer
+from controller.runtime.store import Object
+
+log = structlog.get_logger(__name__)
+
+SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+
+MonitorState = Literal["absent", "pending", "ready"]
+ABSENT: MonitorState = "absent"
+PENDING: MonitorState = "pending"
+READY: MonitorState = "ready"
+
+
+def crd_established(crd: Object | None) -> bool:
+    if crd is None or (crd.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (crd.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+class ServiceMonitorCache:
+    """ServiceMonitor informers, started when the CRD is Established; a manager runnable on every replica."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        crds: Informer,
+        namespaces: Sequence[str | None],
+        label_selector: str,
+        indexers: dict[str, Any],
+    ) -> None:
+        self._client = client
+        self._crds = crds
+        self._namespaces = list(dict.fromkeys(namespaces))
+        self._label_selector = label_selector
+        self._indexers = indexers
+        self._handlers: list[EventHandler] = []
+        self._informers: list[Informer] = []
+        # Created in `run`, inside the event loop; events before that find nobody waiting.
+        self._crd_changed: anyio.Event | None = None
+        crds.add_event_handler(_Signal(self))
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """Handlers for the ServiceMonitor informers; add them before `run`."""
+        self._handlers.append(handler)
+
+    @property
+    def state(self) -> MonitorState:
+        if not self._informers:
+            return ABSENT
+        if not all(informer.has_synced() for informer in self._informers):
+            return PENDING
+        return READY
+
+    def get(self, *, namespace: str, name: str) -> Object | None:
+        for informer in self._informers:
+            found = informer.store.get_by_name(name, namespace)
+            if found is not None:
+                return found
+        return None
+
+    def by_index(self, index: str, value: str) -> list[Object]:
+        return [obj for informer in self._informers for obj in informer.store.by_index(index, value)]
+
+    def notify_crd_changed(self) -> None:
+        if self._crd_changed is not None:
+            self._crd_changed.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await self._crds.wait_synced()
+        while True:
+            # A fresh event before each look, so a change between the look and the wait is never missed.
+            self._crd_changed = anyio.Event()
+            if crd_established(self._crds.store.get(SERVICE_MONITOR_CRD)):
+                break
+            await self._crd_changed.wait()
+        log.info("ServiceMonitor CRD established; watching ServiceMonitors", namespaces=self._namespaces)
+        async with anyio.create_task_group() as tg:
+            for namespace in self._namespaces:
+                informer = Informer(
+                    self._client,
+                    SERVICE_MONITORS,
+                    namespace=namespace,
+                    label_selector=self._label_selector,
+                    indexers=self._indexers,
+                )
+                for handler in self._handlers:
+                    informer.add_event_handler(handler)
+                self._informers.append(informer)
+                await tg.start(informer.run)
+
+
+class _Signal:
+    """Turns CRD informer events into a wake-up of the runnable waiting for the CRD."""
+
+    def __init__(self, cache: ServiceMonitorCache) -> None:
+        self._cache = cache
+
+    def on_add(self, obj: Object) -> None:
+        self._cache.notify_crd_changed()
+
+    def on_update(self, old: Object, new: Object) -> None:
+        self._cache.notify_crd_changed()
+
+    def on_delete(self, obj: Object) -> None:
+        self._cache.notify_crd_changed()

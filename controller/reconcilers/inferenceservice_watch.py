@@ -1,0 +1,151 @@
+"""Which InferenceServices an event concerns: cache indexes, map functions and the primary predicate.
+
+Everything here runs inside an informer's dispatch, so it only reads caches and returns requests.
+
+- Models wake the services whose `spec.modelRef.name` names them (the `modelRef` index), so a Model turning
+  Ready (a status patch) is what moves a waiting service on; nothing polls.
+- Pods are found by the service label their template carries. Label values are names cut to 63 characters
+  with a hash, so a pod is mapped back through an index of services by that label value, never by parsing it.
+- The cross-namespace DCGM ServiceMonitor has no owner reference; it names its owner in an annotation (and,
+  for short names, in labels), which maps its events back to the service.
+- The primary predicate passes spec changes (a new generation) and changes of the `HostServing` condition, the
+  one status field someone else (the host agent) writes that this controller reads. Our own status writes and
+  everything else in status do not wake the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from controller.builders.labels import SERVICE_LABEL, label_value
+from controller.builders.monitoring import OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL
+from controller.runtime.indexer import IndexFunc, field_index
+from controller.runtime.request import Request
+from controller.runtime.store import Store
+
+Object = dict[str, Any]
+
+#: Services by `<namespace>/<spec.modelRef.name>`.
+BY_MODEL_REF = "modelRef"
+#: Services by `<namespace>/<label value of their name>`, the value their pods carry in SERVICE_LABEL.
+BY_SERVICE_LABEL = "serviceLabel"
+#: Pods by `<namespace>/<SERVICE_LABEL value>`.
+PODS_BY_SERVICE = "service"
+#: DCGM ServiceMonitors by `<owner namespace>/<owner name>`.
+MONITORS_BY_OWNER = "dcgmOwner"
+
+#: Condition type the host agent owns (field manager `llmkube-agent`); read here, never written.
+HOST_SERVING = "HostServing"
+#: Annotation on the DCGM monitor naming its owner exactly, since labels may be cut and hashed.
+OWNER_ANNOTATION = "inference.llmkube.dev/owner"
+
+model_ref_index: IndexFunc = field_index("spec.modelRef.name")
+
+
+def _metadata(obj: Object) -> Object:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def service_label_index(obj: Object) -> list[str]:
+    meta = _metadata(obj)
+    name = meta.get("name")
+    return [f"{meta.get('namespace') or ''}/{label_value(str(name))}"] if name else []
+
+
+def pod_service_index(obj: Object) -> list[str]:
+    meta = _metadata(obj)
+    value = (meta.get("labels") or {}).get(SERVICE_LABEL)
+    return [f"{meta.get('namespace') or ''}/{value}"] if value else []
+
+
+def monitor_owner_index(obj: Object) -> list[str]:
+    meta = _metadata(obj)
+    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+    if owner:
+        return [str(owner)]
+    labels = meta.get("labels") or {}
+    namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_NAME_LABEL)
+    return [f"{namespace}/{name}"] if namespace and name else []
+
+
+def _request(key: str) -> Request:
+    namespace, _, name = key.partition("/")
+    return Request(namespace=namespace, name=name)
+
+
+def services_of_model(services: Store) -> Callable[[Object], list[Request]]:
+    def map_model(model: Object) -> list[Request]:
+        meta = _metadata(model)
+        key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
+        return [_request_for(svc) for svc in services.by_index(BY_MODEL_REF, key)]
+
+    return map_model
+
+
+def service_of_pod(services: Store) -> Callable[[Object], list[Request]]:
+    def map_pod(pod: Object) -> list[Request]:
+        return [
+            _request_for(svc)
+            for key in pod_service_index(pod)
+            for svc in services.by_index(BY_SERVICE_LABEL, key)
+        ]
+
+    return map_pod
+
+
+def owner_of_dcgm_monitor(monitor: Object) -> list[Request]:
+    return [_request(key) for key in monitor_owner_index(monitor)]
+
+
+def monitoring_services(services: Store) -> Callable[[Object], list[Request]]:
+    """Every service asking for monitoring: what a newly installed ServiceMonitor CRD concerns."""
+
+    def map_crd(_crd: Object) -> list[Request]:
+        return [
+            _request_for(svc)
+            for svc in services.list()
+            if ((svc.get("spec") or {}).get("monitoring") or {}).get("enabled") is True
+        ]
+
+    return map_crd
+
+
+def _request_for(obj: Object) -> Request:
+    meta = _metadata(obj)
+    return Request(namespace=meta.get("namespace") or "", name=str(meta.get("name")))
+
+
+def host_serving(obj: Object) -> Object | None:
+    for condition in (obj.get("status") or {}).get("conditions") or ():
+        if isinstance(condition, dict) and condition.get("type") == HOST_SERVING:
+            return condition
+    return None
+
+
+@attrs.frozen
+class SpecOrHostServingChanged:
+    """Passes updates that change the spec or the host agent's `HostServing` condition."""
+
+    def create(self, obj: Object) -> bool:
+        return True
+
+    def update(self, old: Object, new: Object) -> bool:
+        if _metadata(old).get("generation") != _metadata(new).get("generation"):
+            return True
+        if _metadata(old).get("deletionTimestamp") != _metadata(new).get("deletionTimestamp"):
+            return True
+        before, after = host_serving(old), host_serving(new)
+        return _serving_state(before) != _serving_state(after)
+
+    def delete(self, obj: Object) -> bool:
+        return True
+
+
+def _serving_state(condition: Object | None) -> tuple[Any, ...] | None:
+    if condition is None:
+        return None
+    return (condition.get("status"), condition.get("reason"), condition.get("message"))
