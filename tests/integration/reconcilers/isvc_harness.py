@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +19,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from controller.config import ControllerConfig
-from controller.kube import EventRecorder, KubeClient, NotFound
+from controller.kube import EventRecorder, KubeClient
 from controller.kube.resources import MODELS
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
 from controller.runtime.manager import Manager, ManagerOptions
+from tests.integration.waiting import wait_for as wait_for
+from tests.integration.waiting import wait_gone as wait_gone
 
 T = TypeVar("T")
 
@@ -74,37 +76,6 @@ async def running_controller(
                 yield manager, client
             finally:
                 manager.stop()
-
-
-async def wait_for(
-    fetch: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, within: float = 90.0, what: str = ""
-) -> T:
-    """Poll `fetch()` until `check` holds (the state lives in the API server; there is nothing to await)."""
-    last: T | None = None
-    try:
-        with anyio.fail_after(within):
-            while True:
-                try:
-                    last = await fetch()
-                except NotFound:
-                    last = None
-                if last is not None and check(last):
-                    return last
-                await anyio.sleep(0.25)
-    except TimeoutError:
-        raise AssertionError(
-            f"timed out after {within:g}s waiting for {what or 'condition'}; last: {last}"
-        ) from None
-
-
-async def wait_gone(fetch: Callable[[], Awaitable[Any]], *, within: float = 90.0, what: str = "") -> None:
-    with anyio.fail_after(within):
-        while True:
-            try:
-                await fetch()
-            except NotFound:
-                return
-            await anyio.sleep(0.25)
 
 
 def sample(file_name: str, kind: str, *, namespace: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,10 +14,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from controller.config import ControllerConfig
-from controller.kube import EventRecorder, KubeClient, NotFound
+from controller.kube import EventRecorder, KubeClient
 from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, EVENTS, JOBS, MODELS
 from controller.reconcilers.model import FETCH_SELECTOR, setup_model_controller
 from controller.runtime.manager import Manager, ManagerOptions
+from tests.integration.waiting import wait_for as wait_for
+from tests.integration.waiting import wait_gone as wait_gone
 
 T = TypeVar("T")
 
@@ -89,27 +91,6 @@ async def running_model_controller(
                 yield client
             finally:
                 manager.stop()
-
-
-async def wait_for(
-    fetch: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, within: float = 60.0, what: str = ""
-) -> T:
-    """Poll `fetch()` until `check` holds (the state lives in the API server; there is nothing to await)."""
-    last: T | None = None
-    try:
-        with anyio.fail_after(within):
-            while True:
-                try:
-                    last = await fetch()
-                except NotFound:
-                    last = None
-                if last is not None and check(last):
-                    return last
-                await anyio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(
-            f"timed out after {within:g}s waiting for {what or 'condition'}; last: {last}"
-        ) from None
 
 
 def model_manifest(name: str, *, namespace: str, **spec: Any) -> dict[str, Any]:
