@@ -9,7 +9,7 @@ from llmkube.cli.catalog import catalog_app
 from llmkube.cli.chat import chat
 from llmkube.cli.delete import delete
 from llmkube.cli.deploy import deploy
-from llmkube.cli.fetch import FETCH_CONTEXT_SETTINGS, fetch
+from llmkube.cli.fetch import FETCH_CONTEXT_SETTINGS, agent, fetch
 from llmkube.cli.listing import list_command
 from llmkube.cli.state import CliState
 from llmkube.cli.status import status
@@ -39,6 +39,7 @@ app.add_typer(catalog_app, name="catalog")
 app.command("chat")(chat)
 app.command("benchmark")(benchmark)
 app.command("fetch", context_settings=FETCH_CONTEXT_SETTINGS, add_help_option=False)(fetch)
+app.command("agent", context_settings=FETCH_CONTEXT_SETTINGS, add_help_option=False)(agent)
 
 
 def main() -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from llmkube.agent.command import main
+
+sys.exit(main())

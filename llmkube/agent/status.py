@@ -1,0 +1,142 @@
+"""The `HostServing` condition: the one status field the agent writes on an InferenceService.
+
+The InferenceService reconciler owns everything else in status and derives the phase from this condition, so the
+agent applies (server-side, field manager `llmkube-agent`, force) a status holding only this one entry of the
+`conditions` list-map. Consequences of that ownership:
+
+- an apply never disturbs the reconciler's conditions, and the reconciler's applies never remove ours;
+- applying a status without the entry under our manager removes it, which is how a service this agent stopped
+  serving (accelerator changed away from metal/host) loses the condition;
+- `lastTransitionTime` moves only when `status` flips, as for every other condition.
+
+The message carries the URLs when serving, since that is what a human reading `kubectl describe` wants next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from controller.builders.conditions import format_time
+from controller.kube import KubeClient
+from controller.kube.recorder import EventType
+from controller.kube.resources import INFERENCE_SERVICES
+from controller.reconcilers.inferenceservice_watch import HOST_SERVING, host_serving
+from llmkube.agent.supervisor import (
+    CRASHED,
+    DOWNLOADING,
+    FETCH_FAILED,
+    SERVER_FAILED,
+    SERVING,
+    STARTING,
+    UNHEALTHY,
+    ServingState,
+)
+
+FIELD_MANAGER = "llmkube-agent"
+
+AGENT_STOPPED = "AgentStopped"
+MODEL_NOT_FOUND = "ModelNotFound"
+SCALED_TO_ZERO = "ScaledToZero"
+INVALID_SPEC = "InvalidSpec"
+
+#: Reasons that deserve a Warning Event rather than a Normal one.
+WARNING_REASONS = frozenset({FETCH_FAILED, CRASHED, SERVER_FAILED, UNHEALTHY, MODEL_NOT_FOUND, INVALID_SPEC})
+
+Object = dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class HostServing:
+    """What the condition should say; generation and transition time are added when it is written."""
+
+    status: str
+    reason: str
+    message: str
+
+    @property
+    def event_type(self) -> EventType:
+        return "Warning" if self.reason in WARNING_REASONS else "Normal"
+
+
+def serving_verdict(
+    state: ServingState, *, local_url: str | None, cluster_url: str, host: str
+) -> HostServing:
+    """The condition for a supervisor's state; the phases are already condition reasons."""
+    if state.phase == SERVING:
+        return HostServing(
+            status="True",
+            reason=SERVING,
+            message=f"serving {local_url} on host {host} (in the cluster: {cluster_url})",
+        )
+    if state.phase in (DOWNLOADING, STARTING, FETCH_FAILED, UNHEALTHY, CRASHED, SERVER_FAILED):
+        return HostServing(status="False", reason=state.phase, message=state.message)
+    return HostServing(status="False", reason="Unknown", message=state.message)
+
+
+def current_condition(isvc: Mapping[str, Any]) -> Object | None:
+    return host_serving(dict(isvc))
+
+
+def is_current(isvc: Mapping[str, Any], wanted: HostServing) -> bool:
+    """Whether the stored condition already says `wanted` for the current generation."""
+    found = current_condition(isvc)
+    if found is None:
+        return False
+    generation = (isvc.get("metadata") or {}).get("generation")
+    return (
+        found.get("status") == wanted.status
+        and found.get("reason") == wanted.reason
+        and found.get("message") == wanted.message
+        and found.get("observedGeneration") == generation
+    )
+
+
+def condition_body(isvc: Mapping[str, Any], wanted: HostServing, *, now: datetime) -> Object:
+    """The apply body: the isvc's identity and our one condition, with the transition time kept if unflipped."""
+    meta = isvc.get("metadata") or {}
+    found = current_condition(isvc)
+    transition = format_time(now)
+    if found is not None and found.get("status") == wanted.status and found.get("lastTransitionTime"):
+        transition = str(found["lastTransitionTime"])
+    condition: Object = {
+        "type": HOST_SERVING,
+        "status": wanted.status,
+        "reason": wanted.reason,
+        "message": wanted.message,
+        "lastTransitionTime": transition,
+    }
+    if meta.get("generation") is not None:
+        condition["observedGeneration"] = meta["generation"]
+    return _status_body(isvc, [condition])
+
+
+def _status_body(isvc: Mapping[str, Any], conditions: list[Object]) -> Object:
+    meta = isvc.get("metadata") or {}
+    body: Object = {
+        "apiVersion": INFERENCE_SERVICES.api_version,
+        "kind": INFERENCE_SERVICES.kind,
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+    }
+    if conditions:
+        body["status"] = {"conditions": conditions}
+    return body
+
+
+async def report(client: KubeClient, isvc: Mapping[str, Any], wanted: HostServing) -> bool:
+    """Apply the condition unless the cache shows it already; True when written."""
+    if is_current(isvc, wanted):
+        return False
+    body = condition_body(isvc, wanted, now=datetime.now(UTC))
+    await client.apply_status(INFERENCE_SERVICES, body, field_manager=FIELD_MANAGER, force=True)
+    return True
+
+
+async def withdraw(client: KubeClient, isvc: Mapping[str, Any]) -> None:
+    """Remove our condition (the service is no longer ours to serve)."""
+    await client.apply_status(
+        INFERENCE_SERVICES, _status_body(isvc, []), field_manager=FIELD_MANAGER, force=True
+    )
