@@ -89,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
         help="access mode of the cache claims; ReadWriteMany lets pods on several nodes share one cache",
     )
     p.add_argument("--fetcher-image", help="image of the download Jobs (default: the controller's own image)")
+    p.add_argument(
+        "--fetch-node-selector",
+        type=_selector,
+        default={},
+        help="labels the download Jobs' nodes must carry, e.g. to keep downloads on nodes with fast egress",
+    )
     p.add_argument("--dcgm-namespace", default="gpu-operator", help="namespace of the DCGM exporter")
     p.add_argument(
         "--dcgm-selector",
@@ -114,6 +120,7 @@ def parse_flags(
         model_cache_storage_class=args.model_cache_storage_class,
         model_cache_access_mode=args.model_cache_access_mode,
         fetcher_image=args.fetcher_image or DEFAULT_CONTROLLER_IMAGE,
+        fetch_node_selector=args.fetch_node_selector,
         dcgm_namespace=args.dcgm_namespace,
         dcgm_selector=args.dcgm_selector,
     )

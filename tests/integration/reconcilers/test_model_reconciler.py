@@ -31,7 +31,7 @@ from controller.kube.resources import (
 )
 from controller.reconcilers.model import FETCH_SELECTOR
 from hack.llama import smollm2_gguf
-from tests.integration.reconcilers.kubelet import FakeKubelet
+from hack.localcluster.podrunner import PodRunner
 from tests.integration.reconcilers.model_harness import (
     CountingKubeClient,
     condition,
@@ -57,7 +57,7 @@ class Env:
     kube: KubeClient
     namespace: str
     controller: CountingKubeClient
-    kubelet: FakeKubelet
+    kubelet: PodRunner
     registry: CollectorRegistry
 
     async def model(self, name: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ async def environment(
 ) -> AsyncIterator[Env]:
     """The Model controller and, unless `run_pods` is false, a kubelet running its download pods."""
     registry = CollectorRegistry()
-    kubelet = FakeKubelet(kube, namespace=namespace, root=root, service_account_kubeconfig=Path(kubeconfig))
+    kubelet = PodRunner(kube, namespace=namespace, root=root, service_account_kubeconfig=Path(kubeconfig))
     async with (
         running_model_controller(
             kubeconfig, namespace=namespace, config=config or model_test_config(), registry=registry

@@ -51,3 +51,8 @@ def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         parse_flags(bad, environ={})
     assert exited.value.code == 2
+
+
+def test_fetch_node_selector_reaches_the_download_jobs() -> None:
+    flags = parse_flags(["--fetch-node-selector=egress=fast"], environ={})
+    assert flags.config.fetch_node_selector == {"egress": "fast"}

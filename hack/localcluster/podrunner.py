@@ -1,16 +1,16 @@
 """A stand-in kubelet for pods no node runs: it runs a pod's container as a local process and reports how it ended.
 
-The local control plane's nodes are simulated and run no containers, so a test that needs a pod's real output
-(the fetcher's result in its termination message) plays the kubelet for it: it takes the container's exact
+The local control plane's nodes are simulated and run no containers, so whatever needs a pod's real output (the
+fetcher's result in its termination message: the Model reconciler's tests and the demo) plays the kubelet for it: it takes the container's exact
 command, arguments and environment from the pod spec, maps every volume mount to a local directory (a claim to
 one directory per claim, shared by every pod as a real volume would be; anything else to a directory of its own),
 runs the process, and writes the pod's terminal state through the status subresource, as a kubelet does:
 `containerStatuses[].state.terminated {exitCode, reason, message}` and phase Succeeded or Failed. The Job
 controller in kube-controller-manager takes it from there.
 
-Pods meant for it must not land on a kwok node (kwok completes Job pods with an empty message); tests keep them
-unscheduled with a node selector no node matches. Commands are resolved in the test's virtual environment, so
-`llmkube fetch` runs from this checkout.
+Pods meant for it must not land on a kwok node (kwok completes Job pods with an empty message); callers keep them
+unscheduled with a node selector no node matches (the controller's `--fetch-node-selector`). Commands are
+resolved in this virtual environment, so `llmkube fetch` runs from this checkout.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import base64
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,19 +53,22 @@ class ContainerRun:
     message: str
 
 
-class FakeKubelet:
-    """Runs the pods of one namespace that match a label selector, each once, and records their runs."""
+class PodRunner:
+    """Runs the pods that match a label selector (in one namespace, or all), each once, and records their runs."""
 
     def __init__(
         self,
         client: KubeClient,
         *,
-        namespace: str,
+        namespace: str | None,
         root: Path,
         timeout: float = 120.0,
         service_account_kubeconfig: Path | None = None,
+        kubeconfig_for: Callable[[dict[str, Any]], Path] | None = None,
     ) -> None:
         self._client = client
+        #: Gives each pod the credentials of its own ServiceAccount (what a kubelet's projected token does).
+        self._kubeconfig_for = kubeconfig_for
         #: Stands in for the ServiceAccount token a real kubelet projects into the pod.
         self._service_account_env = (
             {"KUBECONFIG": str(service_account_kubeconfig)} if service_account_kubeconfig else {}
@@ -76,6 +79,11 @@ class FakeKubelet:
         self._timeout = timeout
         self._seen: set[str] = set()
         self.runs: list[ContainerRun] = []
+
+    def _credentials(self, pod: dict[str, Any]) -> dict[str, str]:
+        if self._kubeconfig_for is not None:
+            return {"KUBECONFIG": str(self._kubeconfig_for(pod))}
+        return dict(self._service_account_env)
 
     def claim_dir(self, claim_name: str) -> Path:
         path = self.root / "claims" / claim_name
@@ -110,7 +118,7 @@ class FakeKubelet:
             started = datetime.now(UTC)
             with anyio.fail_after(self._timeout):
                 done = await anyio.run_process(
-                    argv, env={**_base_env(), **self._service_account_env, **env}, check=False
+                    argv, env={**_base_env(), **self._credentials(pod), **env}, check=False
                 )
             finished = datetime.now(UTC)
             stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
@@ -153,7 +161,9 @@ class FakeKubelet:
             if "secretKeyRef" in source:
                 ref = source["secretKeyRef"]
                 try:
-                    secret = await self._client.get(SECRETS, ref["name"], namespace=self.namespace)
+                    secret = await self._client.get(
+                        SECRETS, ref["name"], namespace=pod["metadata"]["namespace"]
+                    )
                 except NotFound:
                     raise AssertionError(
                         f"pod {pod['metadata']['name']} needs Secret {ref['name']}"
@@ -197,7 +207,7 @@ class FakeKubelet:
             ],
         }
         await self._client.patch_status(
-            PODS, pod["metadata"]["name"], {"status": status}, namespace=self.namespace
+            PODS, pod["metadata"]["name"], {"status": status}, namespace=pod["metadata"]["namespace"]
         )
 
 

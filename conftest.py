@@ -1,0 +1,1 @@
+pytest_plugins = ["hack.localcluster.pytest_plugin", "hack.llama_fixture"]

@@ -1,0 +1,56 @@
+"""`python -m hack.localcluster up`: a local cluster for a developer's shell, until Ctrl-C.
+`python -m hack.localcluster nodes --kubeconfig PATH`: the standard fake nodes in another cluster (kind).
+
+Point tests at it with the printed `export LLMKUBE_TEST_KUBECONFIG=...` and each pytest run skips start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from hack.localcluster.cluster import LocalCluster
+from hack.localcluster.reused import REUSE_ENV, ReusedCluster
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.localcluster")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start a local cluster and keep it running until Ctrl-C")
+    up.add_argument(
+        "--keep-state", action="store_true", help="keep the state directory (logs, etcd) after exit"
+    )
+    nodes = commands.add_parser(
+        "nodes", help="create the standard fake nodes in a running cluster that runs kwok"
+    )
+    nodes.add_argument("--kubeconfig", type=Path, required=True)
+    arguments = parser.parse_args(argv)
+    if arguments.command == "nodes":
+        ReusedCluster(arguments.kubeconfig).add_nodes()
+        return 0
+
+    # SIGTERM (from a supervisor or `kill`) must unwind like Ctrl-C so the components are stopped too.
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    with LocalCluster.start(keep_state=arguments.keep_state) as cluster:
+        print(f"cluster ready in {cluster.started_in_seconds:.1f}s at {cluster.server}")
+        print(f"logs: {cluster.state_dir / 'logs'}")
+        print(f"export KUBECONFIG={cluster.kubeconfig}")
+        print(f"export {REUSE_ENV}={cluster.kubeconfig}")
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
