@@ -107,6 +107,7 @@ class PodRunner:
 
     async def run_pod(self, pod: dict[str, Any]) -> ContainerRun:
         container = pod["spec"]["containers"][0]
+        self.root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="kubelet-", dir=self.root) as scratch:
             mounts = self._mounts(pod, container, Path(scratch))
             termination_log = Path(scratch) / "termination-log"

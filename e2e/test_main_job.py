@@ -1,0 +1,72 @@
+"""The README's main job, run as a user runs it, non-interactively: a real answer, real facts, nothing left behind."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hack.llama import smollm2_gguf
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo") / "summary.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "hack.demo", "--summary", str(out), "--question", "Say hello in five words."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_without_reuse(),
+    )
+    assert done.returncode == 0, f"demo failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    parsed: dict[str, Any] = json.loads(out.read_text())
+    return parsed
+
+
+def _without_reuse() -> dict[str, str]:
+    """The main job starts its own cluster, as it does for a newcomer."""
+    return {k: v for k, v in os.environ.items() if k != "LLMKUBE_TEST_KUBECONFIG"}
+
+
+def test_a_real_completion_came_back_through_the_service(summary: dict[str, Any]) -> None:
+    assert summary["answer"].strip()
+
+
+def test_the_model_status_carries_the_real_digest_and_gguf_facts(summary: dict[str, Any]) -> None:
+    model = summary["model"]
+    assert model["phase"] == "Ready"
+    assert model["sha256"] == hashlib.sha256(smollm2_gguf().read_bytes()).hexdigest()
+    assert model["gguf"]["architecture"] == "llama"
+    assert model["gguf"]["parameterCount"] > 100_000_000
+    assert model["gguf"]["quantization"] == "Q4_1"
+
+
+def test_the_inference_service_is_ready_with_its_endpoint(summary: dict[str, Any]) -> None:
+    service = summary["service"]
+    assert service["phase"] == "Ready"
+    assert service["endpoint"].endswith("/v1")
+    ready = next(c for c in service["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+
+
+def test_teardown_leaves_no_processes(summary: dict[str, Any]) -> None:
+    markers = [summary["workdir"], str(Path(summary["kubeconfig"]).parent)]
+    leftovers = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(marker in text for marker in markers):
+            leftovers.append(text)
+    assert leftovers == []
