@@ -2,7 +2,7 @@
 .PHONY: demo test crds docs
 
 demo: ## From nothing to an OpenAI-compatible answer on the embedded local cluster.
-	hack/demo.sh
+	hack/demo.sh $(ARGS)
 
 test: ## Every check and test, as CI runs them.
 	hack/test.sh
