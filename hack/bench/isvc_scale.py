@@ -106,7 +106,7 @@ async def prepare(kube: KubeClient, kubeconfig: Path, namespace: str) -> None:
     existing = {n["metadata"]["name"] for n in cluster.api("GET", "/api/v1/nodes")["items"]}
     for name in ("bench-cpu-1", "bench-cpu-2"):
         if name not in existing:
-            await anyio.to_thread.run_sync(lambda n=name: cluster.add_node(cpu_node(n)))
+            await anyio.to_thread.run_sync(cluster.add_node, cpu_node(name))
     await anyio.to_thread.run_sync(lambda: cluster.add_persistent_volumes(capacity="1Gi"))
     await kube.create(NAMESPACES, {"metadata": {"name": namespace}})
     await kube.create(
