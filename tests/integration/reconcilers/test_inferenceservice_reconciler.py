@@ -223,22 +223,28 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
         accelerator={"type": "nvidia", "gpuCount": 8},
         nodeSelector={"llmkube.dev/pool": pool},
     )
-    async with running_controller(kubeconfig, namespace=namespace):
-        await create_all(kube, hf_model("big-model", namespace=namespace), isvc)
-        await make_model_ready(kube, "big-model", namespace=namespace)
-        waiting = await wait_for(
-            getter(kube, INFERENCE_SERVICES, "big", namespace),
-            phase_is("WaitingForGPU"),
-            what="WaitingForGPU",
-        )
-        second = nvidia_gpu_node(f"{pool}-2", gpus=16)
-        await anyio.to_thread.run_sync(
-            lambda: local_cluster.add_node(attrs_with_labels(second, {"llmkube.dev/pool": pool}))
-        )
-        ready = await wait_for(
-            getter(kube, INFERENCE_SERVICES, "big", namespace), phase_is("Ready"), what="Ready"
-        )
-        events = (await kube.list(EVENTS, namespace=namespace)).items
+    try:
+        async with running_controller(kubeconfig, namespace=namespace):
+            await create_all(kube, hf_model("big-model", namespace=namespace), isvc)
+            await make_model_ready(kube, "big-model", namespace=namespace)
+            waiting = await wait_for(
+                getter(kube, INFERENCE_SERVICES, "big", namespace),
+                phase_is("WaitingForGPU"),
+                what="WaitingForGPU",
+            )
+            second = nvidia_gpu_node(f"{pool}-2", gpus=16)
+            await anyio.to_thread.run_sync(
+                lambda: local_cluster.add_node(attrs_with_labels(second, {"llmkube.dev/pool": pool}))
+            )
+            ready = await wait_for(
+                getter(kube, INFERENCE_SERVICES, "big", namespace), phase_is("Ready"), what="Ready"
+            )
+            events = (await kube.list(EVENTS, namespace=namespace)).items
+    finally:
+        # Other tests expect no node with more than 8 GPUs.
+        for node in (first.name, f"{pool}-2"):
+            with contextlib.suppress(NotFound):
+                await kube.delete(NODES, node)
     assert "Insufficient nvidia.com/gpu" in waiting["status"]["scheduling"]
     assert condition(waiting, "Ready")["reason"] == "InsufficientGPU"
     assert condition(waiting, "Degraded")["status"] == "True"
