@@ -14,12 +14,15 @@ from collections.abc import Mapping
 import aiohttp
 import anyio
 import attrs
+from anyio.streams.memory import MemoryObjectSendStream
 
-from llmkube.fetch.errors import SourceNotFound, TransientError, Unauthorized
+from llmkube.fetch.errors import FetchError, SourceNotFound, TransientError, Unauthorized
 from llmkube.fetch.retry import Backoff, Sleep, with_retries
 from llmkube.fetch.source import Fetched, Sink
 
 BATCH = 4 << 20
+#: Batches read ahead of the writer: bounds the memory a slow disk can make the download hold (16 MiB).
+PIPELINE_DEPTH = 4
 USER_AGENT = "llmkube-fetch"
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -124,24 +127,58 @@ class HttpSource:
 
 
 async def _stream(response: aiohttp.ClientResponse, sink: Sink) -> None:
-    """Copy the body into the sink in batches of a few MiB.
+    """Copy the body into the sink in batches of a few MiB, reading on while earlier batches are written.
 
-    The socket delivers ~256 KiB at a time; a few MiB per sink call keeps thread hops rare while aiohttp goes on
-    reading into its own buffer. A batch in hand when the connection breaks is still written, so the resume
-    starts as late as possible.
+    The socket delivers ~256 KiB at a time; a few MiB per sink call keeps thread hops rare. Writing (and hashing)
+    happens in a task of its own fed through a small bounded buffer, so the socket keeps being read while a batch
+    is on its way to disk: awaiting each write in turn left the connection idle for a third of the download. A
+    batch in hand when the connection breaks is still written, so the resume starts as late as possible.
     """
-    batch: list[bytes] = []
-    batched = 0
-    try:
-        async for chunk in response.content.iter_chunked(BATCH):
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= BATCH:
+    send, receive = anyio.create_memory_object_stream[list[bytes]](max_buffer_size=PIPELINE_DEPTH)
+
+    async def write_batches() -> None:
+        async with receive:
+            async for batch in receive:
                 await sink.write(batch)
-                batch, batched = [], 0
-    finally:
-        if batch:
-            await sink.write(batch)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write_batches)
+            await _read_batches(response, send)
+    except BaseExceptionGroup as group:
+        # Callers classify failures by type (no space, broken connection): hand them the failure, not a group.
+        raise _first_failure(group) from None
+
+
+async def _read_batches(response: aiohttp.ClientResponse, send: MemoryObjectSendStream[list[bytes]]) -> None:
+    async with send:
+        batch: list[bytes] = []
+        batched = 0
+        try:
+            async for chunk in response.content.iter_chunked(BATCH):
+                batch.append(chunk)
+                batched += len(chunk)
+                if batched >= BATCH:
+                    await send.send(batch)
+                    batch, batched = [], 0
+        finally:
+            if batch:
+                await send.send(batch)
+
+
+def _first_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The failure to report from a group: a fetch error (it carries the reason) before anything else."""
+    leaves: list[BaseException] = []
+
+    def collect(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                collect(inner)
+        else:
+            leaves.append(error)
+
+    collect(group)
+    return next((e for e in leaves if isinstance(e, FetchError)), leaves[0])
 
 
 def _validator(response: aiohttp.ClientResponse) -> str | None:
