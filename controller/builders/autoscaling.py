@@ -15,11 +15,9 @@ from typing import Any
 
 from api.v1alpha1.inferenceservice import Autoscaling, InferenceService
 from controller.builders.labels import (
-    object_meta,
     object_name,
-    object_namespace,
     resource_name,
-    service_labels,
+    serving_object_meta,
 )
 from controller.config import ControllerConfig
 
@@ -58,12 +56,7 @@ def desired_autoscaler(*, isvc: InferenceService, config: ControllerConfig) -> d
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": object_meta(
-            name=resource_name(name),
-            namespace=object_namespace(isvc),
-            labels=service_labels(isvc_name=name, model_name=isvc.spec.model_ref.name),
-            owner=isvc,
-        ),
+        "metadata": serving_object_meta(isvc),
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": resource_name(name)},
             "minReplicas": autoscaling.min_replicas,

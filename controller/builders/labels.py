@@ -20,6 +20,7 @@ import hashlib
 import re
 from typing import Any, Protocol
 
+from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.meta import ObjectMeta
 
 NAME_LABEL = "app.kubernetes.io/name"
@@ -159,3 +160,14 @@ def object_meta(
     if owner is not None:
         meta["ownerReferences"] = [owner_reference(owner)]
     return meta
+
+
+def serving_object_meta(isvc: InferenceService, *, component: str = COMPONENT_SERVER) -> dict[str, Any]:
+    """Metadata of an object that serves `isvc` (Service, HPA, ServiceMonitor): its name, labels and owner."""
+    name = object_name(isvc)
+    return object_meta(
+        name=resource_name(name),
+        namespace=object_namespace(isvc),
+        labels=service_labels(isvc_name=name, model_name=isvc.spec.model_ref.name, component=component),
+        owner=isvc,
+    )

@@ -45,7 +45,7 @@ from controller.builders.labels import (
     object_namespace,
     resource_name,
     selector_labels,
-    service_labels,
+    serving_object_meta,
 )
 from controller.builders.llama_args import gpu_count
 from controller.config import ControllerConfig
@@ -70,14 +70,7 @@ def desired_service_monitor(isvc: InferenceService) -> dict[str, Any] | None:
     return {
         "apiVersion": SERVICE_MONITOR_API,
         "kind": "ServiceMonitor",
-        "metadata": object_meta(
-            name=resource_name(name),
-            namespace=object_namespace(isvc),
-            labels=service_labels(
-                isvc_name=name, model_name=isvc.spec.model_ref.name, component=COMPONENT_MONITORING
-            ),
-            owner=isvc,
-        ),
+        "metadata": serving_object_meta(isvc, component=COMPONENT_MONITORING),
         "spec": {
             "selector": {"matchLabels": selector_labels(name)},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": SCRAPE_INTERVAL}],

@@ -12,12 +12,11 @@ from typing import Any
 
 from api.v1alpha1.inferenceservice import InferenceService
 from controller.builders.labels import (
-    object_meta,
     object_name,
     object_namespace,
     resource_name,
     selector_labels,
-    service_labels,
+    serving_object_meta,
 )
 
 OPENAI_BASE_PATH = "/v1"
@@ -43,12 +42,7 @@ def desired_service(isvc: InferenceService) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_meta(
-            name=resource_name(name),
-            namespace=object_namespace(isvc),
-            labels=service_labels(isvc_name=name, model_name=isvc.spec.model_ref.name),
-            owner=isvc,
-        ),
+        "metadata": serving_object_meta(isvc),
         "spec": {
             "type": endpoint.type,
             "selector": selector_labels(name),
