@@ -326,12 +326,15 @@ async def test_changing_replicas_resources_or_args_rolls_the_deployment(
         )
         await patch_spec(kube, namespace, "chat", {"extraArgs": ["--temp", "0.2"]})
         rolled = await wait_for(deployment, lambda d: "--temp" in container(d)["args"], what="new args")
+        # Mid-rollout the surge pod is ready beside the old ones (3 of 2); the rollout ends when Progressing does.
         ready = await wait_for(
             getter(kube, INFERENCE_SERVICES, "chat", namespace),
             lambda o: (
-                phase_is("Ready")(o) and o["status"]["observedGeneration"] == o["metadata"]["generation"]
+                phase_is("Ready")(o)
+                and o["status"]["observedGeneration"] == o["metadata"]["generation"]
+                and condition(o, "Progressing").get("reason") == "RolloutComplete"
             ),
-            what="Ready after the rollout",
+            what="Ready with the rollout complete",
         )
     assert rolled["metadata"]["generation"] >= 4
     assert ready["status"]["readyReplicas"] == 2
