@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.builders.fetch_rbac import desired_fetch_rbac
+from controller.config import ControllerConfig
 from hack.localcluster import ClusterBase
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "config" / "crd" / "bases"
 SAMPLES = sorted(p for p in (REPO / "config" / "samples").glob("*.yaml") if p.name != "kustomization.yaml")
 API_VERSION = "inference.llmkube.dev/v1alpha1"
+CONTROLLER_ACCOUNT = "system:serviceaccount:llmkube-system:llmkube-controller-manager"
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +143,23 @@ def test_default_kustomization_applies(local_cluster: ClusterBase) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "deployment.apps/llmkube-controller-manager" in result.stdout
+
+
+def test_controller_account_may_create_the_fetch_identity(local_cluster: ClusterBase, namespace: str) -> None:
+    # RBAC lets an account create a Role or RoleBinding only if it holds every permission granted: this is the
+    # apiserver's own check that the manager role is not too narrow for the download Jobs' identity. Created for
+    # real (the binding's check reads the Role), in the module's namespace, which is deleted afterwards.
+    local_cluster.kubectl("apply", "-k", str(REPO / "config" / "default"))
+
+    for manifest in desired_fetch_rbac(namespace=namespace, config=ControllerConfig()):
+        result = local_cluster.kubectl(
+            "create",
+            f"--as={CONTROLLER_ACCOUNT}",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+            check=False,
+            input_text=json.dumps(manifest),
+        )
+        assert result.returncode == 0, f"{manifest['kind']}: {result.stderr}"

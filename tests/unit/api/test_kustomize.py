@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.builders.fetch_rbac import desired_fetch_role
+from controller.config import ControllerConfig
+
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 
 
@@ -51,3 +54,69 @@ def test_manager_role_never_grants_wildcards(repo: Path) -> None:
     for rule in role["rules"]:
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"]
+
+
+def _grants(rules: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """Rules flattened to {(apiGroup, resource): verbs}, so the comparison ignores how rules are grouped."""
+    grants: dict[tuple[str, str], set[str]] = {}
+    for rule in rules:
+        assert not rule.get("resourceNames"), "the controller's rules are not limited to names"
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                grants.setdefault((group, resource), set()).update(rule["verbs"])
+    return grants
+
+
+def _rendered_role(repo: Path, kind: str, name: str) -> dict[str, Any]:
+    return next(
+        d for d in render(repo, "config/default") if d["kind"] == kind and d["metadata"]["name"] == name
+    )
+
+
+#: Every call the controller makes, by (apiGroup, resource). Changing this table is changing what the operator
+#: may do in every namespace of a cluster: keep docs/operator.md's "Permissions" section in step.
+MANAGER_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("inference.llmkube.dev", "models"): {"list", "watch"},
+    ("inference.llmkube.dev", "inferenceservices"): {"list", "watch"},
+    ("inference.llmkube.dev", "models/status"): {"get", "patch"},
+    ("inference.llmkube.dev", "inferenceservices/status"): {"patch"},
+    ("apps", "deployments"): {"list", "watch", "create", "patch", "delete"},
+    ("", "services"): {"list", "watch", "create", "patch", "delete"},
+    ("", "persistentvolumeclaims"): {"list", "watch", "create", "patch"},
+    ("", "pods"): {"get", "list", "watch"},
+    ("batch", "jobs"): {"list", "watch", "create", "patch", "delete"},
+    ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "create", "patch", "delete"},
+    ("monitoring.coreos.com", "servicemonitors"): {"list", "watch", "create", "patch", "delete"},
+    ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
+    ("", "secrets"): {"get"},
+    ("", "serviceaccounts"): {"list", "watch", "create", "patch"},
+    ("rbac.authorization.k8s.io", "roles"): {"list", "watch", "create", "patch"},
+    ("rbac.authorization.k8s.io", "rolebindings"): {"list", "watch", "create", "patch"},
+    ("", "events"): {"create", "patch"},
+}
+
+LEADER_ELECTION_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("coordination.k8s.io", "leases"): {"get", "create", "update"},
+}
+
+
+def test_manager_role_grants_exactly_the_calls_the_controller_makes(repo: Path) -> None:
+    role = _rendered_role(repo, "ClusterRole", "llmkube-manager-role")
+
+    assert _grants(role["rules"]) == MANAGER_GRANTS
+
+
+def test_leader_election_role_grants_only_what_the_lease_needs(repo: Path) -> None:
+    role = _rendered_role(repo, "Role", "llmkube-leader-election-role")
+
+    assert role["metadata"]["namespace"] == "llmkube-system"
+    assert _grants(role["rules"]) == LEADER_ELECTION_GRANTS
+
+
+def test_manager_holds_every_permission_of_the_fetch_role_it_creates(repo: Path) -> None:
+    # RBAC refuses to let the controller create a Role (or bind it) granting more than the controller holds.
+    fetch_role = desired_fetch_role(namespace="ns", config=ControllerConfig())
+    manager = _grants(_rendered_role(repo, "ClusterRole", "llmkube-manager-role")["rules"])
+
+    for (group, resource), verbs in _grants(fetch_role["rules"]).items():
+        assert verbs <= manager.get((group, resource), set()), f"{resource}.{group}: {sorted(verbs)}"
