@@ -4,12 +4,13 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md ./
+# constraints.txt holds the versions the tests ran against; without it pip would resolve whatever is newest.
+COPY pyproject.toml README.md constraints.txt ./
 COPY api ./api
 COPY controller ./controller
 COPY llmkube ./llmkube
 RUN python -m venv /opt/llmkube \
-    && /opt/llmkube/bin/pip install --no-compile . \
+    && /opt/llmkube/bin/pip install --no-compile -c constraints.txt . \
     && find /opt/llmkube -name '__pycache__' -type d -prune -exec rm -rf {} +
 
 FROM python:3.11-slim-bookworm
