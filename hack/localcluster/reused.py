@@ -27,13 +27,17 @@ class ReusedCluster(ClusterBase):
         self.kubeconfig = kubeconfig
         self._scratch = Path(tempfile.mkdtemp(prefix="llmkube-reused-"))
         self._volume_root = self._scratch / "volumes"
-        cluster, user = _current_cluster_and_user(yaml.safe_load(kubeconfig.read_text()))
-        self.server = str(cluster["server"])
-        ca = self._file_or_data(cluster, "certificate-authority", "ca.crt")
-        cert = self._file_or_data(user, "client-certificate", "client.crt")
-        key = self._file_or_data(user, "client-key", "client.key")
-        if cert is None or key is None:
-            raise ValueError(f"{kubeconfig}: only client-certificate credentials are supported for reuse")
+        try:
+            cluster, user = _current_cluster_and_user(yaml.safe_load(kubeconfig.read_text()))
+            self.server = str(cluster["server"])
+            ca = self._file_or_data(cluster, "certificate-authority", "ca.crt")
+            cert = self._file_or_data(user, "client-certificate", "client.crt")
+            key = self._file_or_data(user, "client-key", "client.key")
+            if cert is None or key is None:
+                raise ValueError(f"{kubeconfig}: only client-certificate credentials are supported for reuse")
+        except BaseException:
+            self.close()  # nobody gets a handle to close, so the copied credentials go now
+            raise
         self._admin = RestClient(server=self.server, ca=ca, client=KeyPair(cert=cert, key=key))
 
     def close(self) -> None:
