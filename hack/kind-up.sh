@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# For machines with Docker: a kind cluster for the same integration and e2e suites, with kwok inside it
-# simulating the embedded cluster's CPU and GPU nodes. Needs docker, kind, kubectl and internet access, so it
-# cannot run in Docker-less, offline environments (use `python -m hack.localcluster up` there).
-# Then: export LLMKUBE_TEST_KUBECONFIG=<printed path> and run pytest as usual.
+# For machines with Docker: a kind cluster for the integration tests (tests/integration), with kwok inside it
+# simulating the embedded cluster's CPU and GPU nodes, and the same default StorageClass and volume pool.
+# e2e/ always starts its own embedded cluster, so it does not use this one.
+# Needs docker, kind, kubectl and internet access. Never run in this repository's CI, which has no Docker
+# engine; there, `python -m hack.localcluster up` serves the same purpose.
+# Then: export LLMKUBE_TEST_KUBECONFIG=<printed path> and run pytest tests/integration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=${KIND_CLUSTER_NAME:-llmkube-e2e}

@@ -1,5 +1,6 @@
 """`python -m hack.localcluster up`: a local cluster for a developer's shell, until Ctrl-C.
-`python -m hack.localcluster nodes --kubeconfig PATH`: the standard fake nodes in another cluster (kind).
+`python -m hack.localcluster nodes --kubeconfig PATH`: the standard fake nodes, default StorageClass and volume
+pool in another cluster that runs kwok (kind, through hack/kind-up.sh).
 
 Point tests at it with the printed `export LLMKUBE_TEST_KUBECONFIG=...` and each pytest run skips start-up.
 """
@@ -25,12 +26,18 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-state", action="store_true", help="keep the state directory (logs, etcd) after exit"
     )
     nodes = commands.add_parser(
-        "nodes", help="create the standard fake nodes in a running cluster that runs kwok"
+        "nodes",
+        help="create the standard fake nodes, default StorageClass and volume pool in a running cluster that "
+        "runs kwok",
     )
     nodes.add_argument("--kubeconfig", type=Path, required=True)
     arguments = parser.parse_args(argv)
     if arguments.command == "nodes":
-        ReusedCluster(arguments.kubeconfig).add_nodes()
+        reused = ReusedCluster(arguments.kubeconfig)
+        try:
+            reused.install_inventory()
+        finally:
+            reused.close()
         return 0
 
     # SIGTERM (from a supervisor or `kill`) must unwind like Ctrl-C so the components are stopped too.

@@ -105,6 +105,22 @@ class ClusterBase:
 
         wait_until(schedulable, what=f"nodes {sorted(wanted)} to be Ready", timeout_seconds=timeout_seconds)
 
+    def install_inventory(
+        self,
+        nodes: Iterable[FakeNode] = DEFAULT_NODES,
+        volume_pool: Iterable[tuple[str, int]] = DEFAULT_VOLUME_POOL,
+        *,
+        timeout_seconds: float = 60.0,
+    ) -> None:
+        """The standard fake hardware in a cluster that runs kwok: default StorageClass, volume pool, nodes.
+
+        For a cluster started elsewhere (kind): without the pool, a claim there waits for the cluster's own
+        provisioner, which cannot serve pods on kwok's fake nodes.
+        """
+        nodes = list(nodes)
+        self._install_inventory(nodes, volume_pool)
+        self.wait_for_nodes([node.name for node in nodes], timeout_seconds=timeout_seconds)
+
     def _install_inventory(
         self, nodes: Iterable[FakeNode], volume_pool: Iterable[tuple[str, int]] = DEFAULT_VOLUME_POOL
     ) -> None:

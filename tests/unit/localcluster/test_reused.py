@@ -4,13 +4,16 @@ credentials only while it is open, and never stops or calls the cluster it did n
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from hack.localcluster.rest import RestClient
+from hack.localcluster.__main__ import main
+from hack.localcluster.inventory import DEFAULT_NODES, DEFAULT_VOLUME_POOL, STORAGE_CLASS
+from hack.localcluster.rest import Response, RestClient
 from hack.localcluster.reused import ReusedCluster
 
 CA, CERT, KEY = b"-----CA-----\n", b"-----CLIENT CERT-----\n", b"-----CLIENT KEY-----\n"
@@ -142,3 +145,34 @@ def test_a_kubeconfig_without_a_client_certificate_is_refused_without_leaving_a_
         ReusedCluster(kubeconfig)
 
     assert list(scratch_parent.iterdir()) == []
+
+
+def test_the_nodes_command_gives_a_kind_cluster_the_storage_class_volume_pool_and_nodes(
+    tmp_path: Path, scratch_parent: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kind's own default class provisions only for pods that really run, which pods on kwok's nodes never do.
+    created: dict[str, list[dict[str, Any]]] = {}
+
+    def fake_api(
+        client: RestClient, method: str, path: str, *, body: Any = None, content_type: str = ""
+    ) -> Response:
+        if method == "POST":
+            created.setdefault(path, []).append(body)
+            return Response(status=201, body=b"{}")
+        assert (method, path) == ("GET", "/api/v1/nodes")
+        ready = {"conditions": [{"type": "Ready", "status": "True"}]}
+        nodes = [{**node, "status": ready} for node in created.get(path, [])]
+        return Response(status=200, body=json.dumps({"items": nodes}).encode())
+
+    monkeypatch.setattr(RestClient, "request", fake_api)
+
+    assert main(["nodes", "--kubeconfig", str(_inline(tmp_path))]) == 0
+
+    [storage_class] = created["/apis/storage.k8s.io/v1/storageclasses"]
+    assert storage_class["metadata"]["name"] == STORAGE_CLASS
+    assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    volumes = created["/api/v1/persistentvolumes"]
+    assert len(volumes) == sum(count for _, count in DEFAULT_VOLUME_POOL)
+    assert {v["spec"]["storageClassName"] for v in volumes} == {STORAGE_CLASS}
+    assert {n["metadata"]["name"] for n in created["/api/v1/nodes"]} == {n.name for n in DEFAULT_NODES}
+    assert list(scratch_parent.iterdir()) == []  # the command closes the handle it opened
