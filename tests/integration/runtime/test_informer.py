@@ -190,4 +190,7 @@ async def test_recovers_from_an_expired_version_with_a_relist(
                 await converges(kube, namespace, informer, mirror, within=60)
         tg.cancel_scope.cancel()
     label = {"resource": f"configmaps@{namespace}"}
+    # The watch ended because its version had expired (a 410), and that is what made the informer list again.
+    expired = {**label, "reason": "expired"}
+    assert (registry.get_sample_value("informer_watch_ends_total", expired) or 0) >= 1
     assert (registry.get_sample_value("informer_lists_total", label) or 0) >= 2
