@@ -12,7 +12,10 @@ Conflict and stays a follower. The leader renews every `retry_period`; if it can
 once (the lease may already belong to another replica). On a clean shutdown the leader clears the holder so a
 successor takes over immediately instead of waiting out the lease.
 
-Defaults 15 s / 10 s / 2 s: a crashed leader is replaced within about 15-17 s.
+Defaults 15 s / 10 s / 2 s. A leader that cannot renew gives up 12 s after its last renewal (one retry period,
+then the renew deadline), before any standby may take the lease (15 s after it saw that renewal). A crashed
+leader is replaced 13-24 s after its death: the standby may see the last renewal up to one jittered retry period
+(4.4 s) late and takes over at its first retry after expiry, up to 4.4 s late again; 15.2-19.4 s measured.
 """
 
 from __future__ import annotations
