@@ -7,6 +7,7 @@ Everything in the runtime that waits or measures takes a `Clock`. Production cod
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
@@ -20,6 +21,25 @@ class Clock(Protocol):
     async def sleep_until(self, deadline: float) -> None:
         """Return once `now() >= deadline` (a checkpoint even when the deadline has passed)."""
         ...
+
+
+async def finish_by(clock: Clock, deadline: float, work: Callable[[], Awaitable[None]]) -> bool:
+    """Run `work`, cancelling it if `clock` reaches `deadline` first; whether it finished in time.
+
+    `anyio.move_on_after` on the injected clock: a deadline a test can reach by stepping a fake clock.
+    """
+    finished = False
+    async with anyio.create_task_group() as race:
+
+        async def expire() -> None:
+            await clock.sleep_until(deadline)
+            race.cancel_scope.cancel()
+
+        race.start_soon(expire)
+        await work()
+        finished = True
+        race.cancel_scope.cancel()
+    return finished
 
 
 class MonotonicClock:

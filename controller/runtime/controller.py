@@ -15,7 +15,9 @@ down with drain: reconciles already running may finish within `shutdown_grace_pe
 clock) and are cancelled after it; keys still queued are dropped, since the next leader relists everything.
 
 The workers live in a shielded scope precisely so that cancelling `run` does not cancel a reconcile half-way
-through its writes; the grace period is what bounds them instead.
+through its writes; the grace period is what bounds them instead. `abort` is the exception: it cancels running
+reconciles at once, for a replica that lost its lease (another one may already be writing the same objects) or
+whose manager's own grace period is over.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ class Controller:
         )
         self._sources: list[EventSource] = []
         self._started = False
+        self._aborted = False
+        # The shielded scope of the workers while they run; `abort` cancels it.
+        self._workers_scope: anyio.CancelScope | None = None
 
     def for_(
         self, source: EventSource, *, predicates: Sequence[Predicate] = (generation_changed,)
@@ -119,6 +124,23 @@ class Controller:
         source.add_event_handler(handler)
         self._sources.append(source)
         return self
+
+    def abort(self) -> None:
+        """Cancel running reconciles now and take no more work, without waiting out the grace period.
+
+        `run` still has to be cancelled by its owner; it then returns at once. Safe to call at any time, also
+        before `run` or after it returned.
+        """
+        if not self._aborted:
+            log.warning(
+                "aborting; cancelling running reconciles",
+                controller=self.name,
+                in_flight=self.queue.processing,
+            )
+        self._aborted = True
+        self.queue.shut_down()
+        if self._workers_scope is not None:
+            self._workers_scope.cancel()
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Reconcile until cancelled; reports started once the sources synced and the workers run."""
@@ -153,6 +175,9 @@ class Controller:
                 await workers.start(self.queue.run)
                 for index in range(self.max_concurrent_reconciles):
                     workers.start_soon(self._loop.work, name=f"{self.name}-worker-{index}")
+                self._workers_scope = workers_scope
+                if self._aborted:  # aborted while the workers were starting
+                    workers_scope.cancel()
                 task_status.started(workers_scope)
 
     async def _drain(self, workers_scope: anyio.CancelScope) -> None:

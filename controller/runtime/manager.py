@@ -6,18 +6,22 @@ and keeps its caches warm; only the leader runs controllers.
 
 Shutdown (SIGTERM/SIGINT or `stop()`), within `graceful_shutdown_timeout`: controllers first (their queues
 drain and in-flight reconciles finish), then informers (so no event arrives for a controller that is gone),
-then leader election (releasing the lease so a standby takes over at once), then the HTTP server. A second
-signal cancels everything at once.
+then leader election (releasing the lease so a standby takes over at once), then the HTTP server. The grace
+period bounds the whole sequence: when it is over, controllers still draining are aborted (their running
+reconciles cancelled, whatever their own grace period) and the rest is cancelled. A second signal cancels
+everything at once.
 
-If leadership is lost, `run` raises `LeadershipLost` immediately, without the graceful wait: another replica
-may already be reconciling, and the process must exit.
+If leadership is lost, the controllers are aborted at once, without any grace period, and `run` raises
+`LeadershipLost`: another replica may already be reconciling the same objects, and the process must exit.
+
+Every wait (cache sync, the grace period, the lease's timers) runs on the injected clock.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 import attrs
@@ -26,6 +30,7 @@ from anyio.abc import TaskStatus
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from controller.kube import KubeClient, Resource
+from controller.runtime.clock import Clock, MonotonicClock, finish_by
 from controller.runtime.health import HealthServer
 from controller.runtime.informer import Informer
 from controller.runtime.leaderelection import LeaderElectionConfig, LeaderElector, LeadershipLost
@@ -35,6 +40,13 @@ log = structlog.get_logger(__name__)
 
 class Runnable(Protocol):
     async def run(self, *, task_status: TaskStatus[None] = ...) -> None: ...
+
+
+@runtime_checkable
+class Abortable(Protocol):
+    """A runnable whose in-flight work can be cancelled at once, skipping its own grace period (a Controller)."""
+
+    def abort(self) -> None: ...
 
 
 class CacheSyncTimeout(Exception):
@@ -68,8 +80,10 @@ class Manager:
         *,
         options: ManagerOptions | None = None,
         registry: CollectorRegistry = REGISTRY,
+        clock: Clock | None = None,
     ) -> None:
         self.client = client
+        self._clock: Clock = clock or MonotonicClock()
         self.options = options or ManagerOptions()
         #: Where /metrics reads from; controllers and domain metrics of this manager register here.
         self.registry = registry
@@ -82,7 +96,7 @@ class Manager:
         self._runnables: list[Runnable] = []
         self._elector: LeaderElector | None = None
         if self.options.leader_election is not None:
-            self._elector = LeaderElector(client, self.options.leader_election)
+            self._elector = LeaderElector(client, self.options.leader_election, clock=self._clock)
         self._stop: anyio.Event | None = None
         self._root: anyio.CancelScope | None = None
 
@@ -139,7 +153,8 @@ class Manager:
                 await self._wait_for_sync()
                 election = None
                 if self._elector is not None:
-                    election = await root.start(self._run_tier, "leader-election", [self._elector])
+                    lead = _AbortOnLoss(elector=self._elector, abort=self._abort_controllers)
+                    election = await root.start(self._run_tier, "leader-election", [lead])
                     task_status.started()
                     task_status = anyio.TASK_STATUS_IGNORED
                     await self._until_stopped(self._elector.wait_leading)
@@ -164,9 +179,11 @@ class Manager:
             for informer in informers:
                 await informer.wait_synced()
 
-        with anyio.move_on_after(self.options.cache_sync_timeout) as scope:
+        async def until_synced_or_stopped() -> None:
             await self._until_stopped(all_synced)
-        if scope.cancelled_caught:
+
+        deadline = self._clock.now() + self.options.cache_sync_timeout
+        if not await finish_by(self._clock, deadline, until_synced_or_stopped):
             missing = [f"{i.resource}@{i.namespace or '*'}" for i in informers if not i.has_synced()]
             raise CacheSyncTimeout(
                 f"caches not synced within {self.options.cache_sync_timeout:.0f}s: {', '.join(missing)}; "
@@ -210,18 +227,27 @@ class Manager:
 
     async def _shutdown(self, tiers: Sequence[_Tier | None]) -> None:
         log.info("shutting down", grace_seconds=self.options.graceful_shutdown_timeout)
-        with (
-            anyio.CancelScope(shield=True),
-            anyio.move_on_after(self.options.graceful_shutdown_timeout) as grace,
-        ):
+
+        async def stop_in_order() -> None:
             for tier in tiers:
                 if tier is None:
                     continue
                 tier.scope.cancel()
                 await tier.done.wait()
                 log.debug("stopped", tier=tier.name)
-        if grace.cancelled_caught:
-            log.warning("graceful shutdown timed out; cancelling the rest")
+
+        deadline = self._clock.now() + self.options.graceful_shutdown_timeout
+        with anyio.CancelScope(shield=True):
+            if await finish_by(self._clock, deadline, stop_in_order):
+                return
+            log.warning("graceful shutdown timed out; aborting controllers and cancelling the rest")
+            # The controllers' drains are shielded with their own grace period; only an abort reaches them.
+            self._abort_controllers()
+
+    def _abort_controllers(self) -> None:
+        for runnable in self._leader_runnables:
+            if isinstance(runnable, Abortable):
+                runnable.abort()
 
     async def _handle_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -246,6 +272,21 @@ class Manager:
         if unhealthy:
             return f"watches disconnected: {', '.join(unhealthy)}"
         return None
+
+
+@attrs.frozen(kw_only=True)
+class _AbortOnLoss:
+    """Runs the elector; losing the lease aborts the controllers before the loss propagates and stops the rest."""
+
+    elector: LeaderElector
+    abort: Callable[[], None]
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self.elector.run(task_status=task_status)
+        except LeadershipLost:
+            self.abort()
+            raise
 
 
 def _single_failure(group: BaseExceptionGroup[BaseException]) -> BaseException:

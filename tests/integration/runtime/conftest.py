@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from controller.kube import KubeClient, NotFound, Resource
 from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, NAMESPACES
+from hack.localcluster import REUSE_ENV, ReusedCluster
 
 WIDGETS = Resource(
     group="runtime.test.llmkube.dev", version="v1", plural="widgets", kind="Widget", namespaced=True
@@ -88,6 +89,17 @@ def registry() -> CollectorRegistry:
 @pytest.fixture(scope="session")
 def kubeconfig_path(local_cluster: Any) -> Path:
     return Path(local_cluster.kubeconfig)
+
+
+@pytest.fixture
+def owned_cluster(local_cluster: Any) -> Any:
+    """The local cluster, for tests that restart kube-apiserver or compact etcd; skipped on a reused one."""
+    if isinstance(local_cluster, ReusedCluster):
+        pytest.skip(
+            f"restarts kube-apiserver or compacts etcd, which only a cluster this run started allows; "
+            f"unset {REUSE_ENV} to run it"
+        )
+    return local_cluster
 
 
 @pytest.fixture

@@ -96,14 +96,14 @@ async def test_watch_streams_events_from_the_list_version(kube: KubeClient, name
 
 
 async def test_watch_from_a_compacted_version_raises_gone(
-    kube: KubeClient, namespace: str, local_cluster: Any
+    kube: KubeClient, namespace: str, owned_cluster: Any
 ) -> None:
     old = (await kube.list(CONFIG_MAPS, namespace=namespace, resource_version="")).resource_version
     for index in range(5):
         await kube.create(CONFIG_MAPS, configmap(f"churn-{index}", namespace))
     # Compaction makes etcd forget `old`; the restart makes the apiserver's watch cache forget it too.
-    await call_cluster(local_cluster.compact_etcd)
-    await call_cluster(local_cluster.restart_apiserver)
+    await call_cluster(owned_cluster.compact_etcd)
+    await call_cluster(owned_cluster.restart_apiserver)
     with pytest.raises(Gone):
         await drain_watch(kube, namespace, resource_version=old)
 

@@ -52,15 +52,16 @@ async def test_standby_takes_over_within_lease_duration_after_leader_dies(
             assert not standby.is_leader()
             died_at = anyio.current_time()
             leader_scope.cancel()
-            await eventually(standby.is_leader, within=25)
+            await eventually(standby.is_leader, within=30)
             took = anyio.current_time() - died_at
             lease = await kube.get(LEASES, "llmkube-test", namespace=namespace)
             tg.cancel_scope.cancel()
     assert lease["spec"]["holderIdentity"] == "standby"
     assert lease["spec"]["leaseTransitions"] >= 1
-    # 15 s lease measured from the standby's last observation of a renewal, plus at most one retry period.
+    # The standby counts the 15 s lease from when it saw the last renewal, which can be up to one jittered retry
+    # period (2 s * 2.2) after the death, and takes over at its first retry after that: at most one more.
     print(f"failover after leader death: {took:.1f}s")
-    assert took <= 15 + 2 * 2.2 + 1, f"failover took {took:.1f}s"
+    assert took <= 15 + 2 * (2 * 2.2) + 1, f"failover took {took:.1f}s"
 
 
 async def test_released_lease_is_taken_over_at_once(

@@ -9,13 +9,16 @@ import anyio
 import pytest
 from anyio.abc import TaskStatus
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from controller.kube import KubeClient, Resource
 from controller.kube.resources import CONFIG_MAPS
+from controller.runtime.controller import Controller
 from controller.runtime.informer import Informer
 from controller.runtime.leaderelection import LeaderElectionConfig
 from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
 from controller.runtime.reflector import ReflectorMetrics
+from controller.runtime.request import Request, Result
 from tests.integration.runtime.conftest import eventually
 
 pytestmark = pytest.mark.cluster
@@ -67,6 +70,77 @@ async def test_ready_and_serving_metrics_once_caches_synced(
         assert f'informer_events_total{{resource="configmaps@{namespace}",type="ADDED"}}' in metrics
         manager.stop()
     assert controller.cache_was_live_at_stop is True
+
+
+class HoldingReconciler:
+    """Reconciles at once, except the object named `held`, whose reconcile waits until `release` is set."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.release = anyio.Event()
+
+    async def reconcile(self, request: Request) -> Result:
+        if request.name == "held":
+            self.holding = True
+            await self.release.wait()
+        return Result()
+
+
+def scraped(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a /metrics page, by name and labels."""
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_serves_workqueue_and_reconcile_metrics_of_a_running_controller(
+    kube: KubeClient, namespace: str, registry: CollectorRegistry
+) -> None:
+    manager = Manager(kube, options=options(), registry=registry)
+    informer = manager.informer(CONFIG_MAPS, namespace=namespace, metrics=ReflectorMetrics(registry))
+    reconciler = HoldingReconciler()
+    name = "configmaps"
+    manager.add(
+        Controller(name=name, reconciler=reconciler, registry=registry, max_concurrent_reconciles=2).for_(
+            informer
+        )
+    )
+    succeeded = {"controller": name, "result": "success"}
+    async with anyio.create_task_group() as tg:
+        await tg.start(manager.run)
+        await kube.create(CONFIG_MAPS, {"metadata": {"name": "quick", "namespace": namespace}})
+        await eventually(
+            lambda: (registry.get_sample_value("controller_runtime_reconcile_total", succeeded) or 0) >= 1
+        )
+        await kube.create(CONFIG_MAPS, {"metadata": {"name": "held", "namespace": namespace}})
+        await eventually(lambda: reconciler.holding)
+        status, text = await get(manager.health.port, "/metrics")
+        reconciler.release.set()
+        manager.stop()
+    assert status == 200
+    samples = scraped(text)
+
+    def value(metric: str, **labels: str) -> float:
+        found = samples.get((metric, frozenset(labels.items())))
+        assert found is not None, f"{metric}{labels} not served"
+        return found
+
+    queue = {"name": name}
+    assert value("workqueue_adds_total", **queue) >= 2
+    assert value("workqueue_depth", **queue) == 0
+    assert value("workqueue_queue_duration_seconds_count", **queue) >= 2
+    assert value("workqueue_work_duration_seconds_count", **queue) >= 1
+    # "held" is in a worker's hands while /metrics is read.
+    assert value("workqueue_unfinished_work_seconds", **queue) > 0
+    assert value("workqueue_longest_running_processor_seconds", **queue) > 0
+    assert value("workqueue_retries_total", **queue) == 0
+    controller = {"controller": name}
+    assert value("controller_runtime_reconcile_total", **controller, result="success") >= 1
+    assert value("controller_runtime_reconcile_time_seconds_count", **controller) >= 1
+    assert value("controller_runtime_active_workers", **controller) == 1
+    assert value("controller_runtime_max_concurrent_reconciles", **controller) == 2
 
 
 async def test_not_ready_and_failing_when_a_cache_cannot_sync(

@@ -16,7 +16,11 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from controller.runtime.clock import FakeClock
-from controller.runtime.controller import CacheSyncTimeoutError, Controller
+from controller.runtime.controller import (
+    DEFAULT_SHUTDOWN_GRACE_PERIOD,
+    CacheSyncTimeoutError,
+    Controller,
+)
 from controller.runtime.request import Request, Result, TerminalError
 from tests.unit.runtime.fake_events import FakeEventSource, kube_object, owner_ref
 
@@ -393,6 +397,26 @@ async def test_stopping_cancels_reconciles_still_running_after_the_grace_period(
         await step(clock, 0.5)
 
     assert reconciler.cancelled == ["stuck"]
+
+
+async def test_abort_cancels_running_reconciles_at_once_and_starts_no_new_one(
+    controller: Controller, source: FakeEventSource, reconciler: ScriptedReconciler, clock: FakeClock
+) -> None:
+    reconciler.gate("running")
+    async with running(controller) as stop:
+        source.add(kube_object("running"))
+        await anyio.wait_all_tasks_blocked()
+        controller.abort()
+        source.add(kube_object("queued"))
+        stop.cancel()
+        await anyio.wait_all_tasks_blocked()
+        cancelled_at_once = list(reconciler.cancelled)
+        clock.step(
+            DEFAULT_SHUTDOWN_GRACE_PERIOD
+        )  # lets a drain that ignored the abort run out, so the test ends
+
+    assert cancelled_at_once == ["running"]
+    assert reconciler.calls == ["running"]
 
 
 async def test_primary_updates_that_keep_the_generation_are_skipped_by_default(
