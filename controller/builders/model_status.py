@@ -8,6 +8,10 @@ stays visible; it turns False only when an attempt succeeds.
 
 A Ready status is sticky: once the reconciler has recorded a result and deleted the Job, later passes see no Job
 and no result, and the recorded status stays as it is, as long as it is for the current cache key and checksum.
+
+A result is only as good as its digest: a successful result whose sha256 is not `spec.sha256` is read as a
+ChecksumMismatch, whichever Job produced it (one started for an older spec, a fetcher that skipped the check), so
+a mismatch never yields a Ready model.
 """
 
 from __future__ import annotations
@@ -129,6 +133,23 @@ def model_verdict(
     )
 
 
+def verified_result(result: FetchResult | None, *, expected_sha256: str | None) -> FetchResult | None:
+    """`result`, or a ChecksumMismatch failure when it reports success for a file that is not the expected one."""
+    if result is None or not result.ok or not expected_sha256:
+        return result
+    if (result.sha256 or "").lower() == expected_sha256.lower():
+        return result
+    return FetchResult(
+        ok=False,
+        reason="ChecksumMismatch",
+        message=(
+            f"the fetched file has sha256 {result.sha256 or 'unknown'}, expected {expected_sha256}: "
+            "fix spec.sha256 or the source"
+        ),
+        cache_key=result.cache_key,
+    )
+
+
 def next_model_status(
     model: Model,
     *,
@@ -144,6 +165,7 @@ def next_model_status(
     cache_key = model_cache_key(model)
     if result is not None and result.ok and result.cache_key != cache_key:
         result = None  # a result for a source the spec no longer names
+    result = verified_result(result, expected_sha256=model.spec.sha256)
     if result is None and is_cached(model):
         # Recorded already; a Job still around (not yet deleted) must not turn it into a failure.
         return attrs.evolve(previous, observed_generation=generation)
