@@ -29,6 +29,7 @@ from controller.builders.fetch_job import model_cache_key
 
 Obj = Mapping[str, Any]
 AS_EXPECTED = "AsExpected"
+WAITING_FOR_JOB = "waiting for the download Job to start"
 
 
 @attrs.frozen(kw_only=True)
@@ -97,8 +98,10 @@ def model_verdict(
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    waiting: str = WAITING_FOR_JOB,
 ) -> ModelVerdict:
-    """Phase and conditions from the current cache key's Job and its result (or why it could not be read)."""
+    """Phase and conditions from the current cache key's Job and its result (or why it could not be read);
+    `waiting` says what a Model with no Job yet waits for."""
     if result is not None and result.ok:
         size = human_size(result.size_bytes) if result.size_bytes is not None else "file"
         how = "reused from the cache" if result.reused else "downloaded and verified"
@@ -123,7 +126,6 @@ def model_verdict(
                 DesiredCondition(type="Progressing", status="True", reason="Downloading", message=message),
             ),
         )
-    waiting = "waiting for the download Job to start"
     return ModelVerdict(
         phase="Pending",
         conditions=(
@@ -157,6 +159,7 @@ def next_model_status(
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    waiting: str = WAITING_FOR_JOB,
     now: datetime,
 ) -> ModelStatus:
     """The status to store for `model`; equal to the stored one when nothing happened (see `status_changed`)."""
@@ -169,7 +172,9 @@ def next_model_status(
     if result is None and is_cached(model):
         # Recorded already; a Job still around (not yet deleted) must not turn it into a failure.
         return attrs.evolve(previous, observed_generation=generation)
-    verdict = model_verdict(job=job, result=result, result_error=result_error, progress=progress)
+    verdict = model_verdict(
+        job=job, result=result, result_error=result_error, progress=progress, waiting=waiting
+    )
     conditions = apply_conditions(
         previous.conditions, verdict.conditions, observed_generation=generation, now=now
     )
