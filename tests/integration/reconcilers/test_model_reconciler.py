@@ -421,7 +421,7 @@ async def test_the_fetcher_reports_progress_into_the_model_status(kube: KubeClie
     await kube.create(
         MODELS, model_manifest("progressing", namespace=namespace, source={"url": "https://h/m.gguf"})
     )
-    reporter = ModelProgressReporter(kube, name="progressing", namespace=namespace)
+    reporter = ModelProgressReporter(kube, name="progressing", namespace=namespace, budget_s=30.0)
     await reporter(Progress(bytes_done=512, bytes_total=2048, bytes_per_second=100.0))
     model = await get_model(kube, "progressing", namespace)
     assert model["status"]["progress"] == {"bytesDone": 512, "bytesTotal": 2048}
