@@ -6,6 +6,10 @@ container's termination-message file; the reconciler reads it from the terminate
 
 - One Job per cache key: the name carries the key's first 8 hex chars, so a spec change that names a different
   file gets a new Job while the old one is left for garbage collection with its owner.
+- The fetch-intent label carries a hash of everything the fetcher is told (its arguments, among them the
+  expected sha256, and its environment, among them the token Secret). A Job whose intent is not the spec's was
+  made for an earlier spec of the same file and must not decide the Model's status: the reconciler replaces it
+  (`fetch_job_disposition`).
 - `backoffLimit: 0`: a failed attempt ends the Job at once, so the reconciler sees the fetcher's reason and owns
   retries (with backoff, and without hammering a source that answered 401). `ttlSecondsAfterFinished` is unset
   so the result stays readable until the reconciler has recorded it and deletes the Job.
@@ -24,9 +28,10 @@ The argument contract with `llmkube fetch`: exactly one of `--url U`, `--hf-repo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.fetch_result import FetchResult, cache_key_for
@@ -46,6 +51,7 @@ CONTAINER_NAME = "fetch"
 TERMINATION_LOG = "/dev/termination-log"
 SOURCE_MOUNT = "/source"
 CACHE_KEY_LABEL = "inference.llmkube.dev/cache-key"
+FETCH_INTENT_LABEL = "inference.llmkube.dev/fetch-intent"
 ATTEMPT_ANNOTATION = "inference.llmkube.dev/fetch-attempt"
 HF_TOKEN_ENV = "HF_TOKEN"
 #: A failure reason becomes a condition reason, so it must fit metav1.Condition's pattern.
@@ -105,6 +111,36 @@ def _env(model: Model) -> list[dict[str, Any]]:
     return env
 
 
+def fetch_intent(*, model: Model, cache_key: str, config: ControllerConfig) -> str:
+    """16 hex chars naming what a Job for `model` is told to fetch and how; equal specs give equal intents."""
+    told = {"args": fetch_args(model=model, cache_key=cache_key, config=config), "env": _env(model)}
+    encoded = json.dumps(told, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()[:16]
+
+
+#: What the reconciler does with one of a Model's download Jobs; see `fetch_job_disposition`.
+JobDisposition = Literal["current", "replaced", "unwanted"]
+
+
+def fetch_job_disposition(job: dict[str, Any], *, cache_key: str, intent: str) -> JobDisposition:
+    """Whether `job` is the one to follow for a spec with `cache_key` and `intent`.
+
+    - "current": it fetches what the spec asks for, as the spec asks for it: follow it.
+    - "replaced": it fetches the same file for an earlier spec (another sha256 or token Secret, or a Job from
+      before intents were recorded), or it is already being deleted. Its result says nothing about the spec, and
+      its pod may still be writing the cache directory a new Job would use, so it is deleted in the foreground and
+      the new Job starts once it is gone.
+    - "unwanted": it fetches a file the spec no longer names, into another directory: delete it.
+    """
+    metadata = job.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    if labels.get(CACHE_KEY_LABEL) != cache_key:
+        return "unwanted"
+    if labels.get(FETCH_INTENT_LABEL) != intent or metadata.get("deletionTimestamp"):
+        return "replaced"
+    return "current"
+
+
 def fetch_attempt(job: dict[str, Any] | None) -> int:
     """Which attempt `job` is (1 for the first); 0 when there is no Job. Garbage reads as a first attempt."""
     if job is None:
@@ -121,7 +157,11 @@ def desired_fetch_job(
 ) -> dict[str, Any]:
     """The Job that fetches `model` into `<cache>/<cache_key>/`, owned by the Model; `attempt` counts from 1."""
     name = object_name(model)
-    labels = {**model_labels(model_name=name, component=COMPONENT_FETCH), CACHE_KEY_LABEL: cache_key}
+    labels = {
+        **model_labels(model_name=name, component=COMPONENT_FETCH),
+        CACHE_KEY_LABEL: cache_key,
+        FETCH_INTENT_LABEL: fetch_intent(model=model, cache_key=cache_key, config=config),
+    }
     tmp_volume, tmp_mount = scratch_volume()
     volumes: list[dict[str, Any]] = [
         {"name": "model-cache", "persistentVolumeClaim": {"claimName": config.model_cache_pvc_name}},

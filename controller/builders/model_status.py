@@ -8,6 +8,10 @@ stays visible; it turns False only when an attempt succeeds.
 
 A Ready status is sticky: once the reconciler has recorded a result and deleted the Job, later passes see no Job
 and no result, and the recorded status stays as it is, as long as it is for the current cache key and checksum.
+
+A result is only as good as its digest: a successful result whose sha256 is not `spec.sha256` is read as a
+ChecksumMismatch, whichever Job produced it (one started for an older spec, a fetcher that skipped the check), so
+a mismatch never yields a Ready model.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from controller.builders.fetch_job import model_cache_key
 
 Obj = Mapping[str, Any]
 AS_EXPECTED = "AsExpected"
+WAITING_FOR_JOB = "waiting for the download Job to start"
 
 
 @attrs.frozen(kw_only=True)
@@ -93,8 +98,10 @@ def model_verdict(
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    waiting: str = WAITING_FOR_JOB,
 ) -> ModelVerdict:
-    """Phase and conditions from the current cache key's Job and its result (or why it could not be read)."""
+    """Phase and conditions from the current cache key's Job and its result (or why it could not be read);
+    `waiting` says what a Model with no Job yet waits for."""
     if result is not None and result.ok:
         size = human_size(result.size_bytes) if result.size_bytes is not None else "file"
         how = "reused from the cache" if result.reused else "downloaded and verified"
@@ -119,13 +126,29 @@ def model_verdict(
                 DesiredCondition(type="Progressing", status="True", reason="Downloading", message=message),
             ),
         )
-    waiting = "waiting for the download Job to start"
     return ModelVerdict(
         phase="Pending",
         conditions=(
             DesiredCondition(type="Ready", status="False", reason="Pending", message=waiting),
             DesiredCondition(type="Progressing", status="True", reason="Pending", message=waiting),
         ),
+    )
+
+
+def verified_result(result: FetchResult | None, *, expected_sha256: str | None) -> FetchResult | None:
+    """`result`, or a ChecksumMismatch failure when it reports success for a file that is not the expected one."""
+    if result is None or not result.ok or not expected_sha256:
+        return result
+    if (result.sha256 or "").lower() == expected_sha256.lower():
+        return result
+    return FetchResult(
+        ok=False,
+        reason="ChecksumMismatch",
+        message=(
+            f"the fetched file has sha256 {result.sha256 or 'unknown'}, expected {expected_sha256}: "
+            "fix spec.sha256 or the source"
+        ),
+        cache_key=result.cache_key,
     )
 
 
@@ -136,6 +159,7 @@ def next_model_status(
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    waiting: str = WAITING_FOR_JOB,
     now: datetime,
 ) -> ModelStatus:
     """The status to store for `model`; equal to the stored one when nothing happened (see `status_changed`)."""
@@ -144,10 +168,13 @@ def next_model_status(
     cache_key = model_cache_key(model)
     if result is not None and result.ok and result.cache_key != cache_key:
         result = None  # a result for a source the spec no longer names
+    result = verified_result(result, expected_sha256=model.spec.sha256)
     if result is None and is_cached(model):
         # Recorded already; a Job still around (not yet deleted) must not turn it into a failure.
         return attrs.evolve(previous, observed_generation=generation)
-    verdict = model_verdict(job=job, result=result, result_error=result_error, progress=progress)
+    verdict = model_verdict(
+        job=job, result=result, result_error=result_error, progress=progress, waiting=waiting
+    )
     conditions = apply_conditions(
         previous.conditions, verdict.conditions, observed_generation=generation, now=now
     )

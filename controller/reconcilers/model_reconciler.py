@@ -3,11 +3,14 @@
 Each pass reads only the informer caches and walks the same ladder, so any pass can be the first after a restart:
 
 1. The cache claim and the fetcher's identity (ServiceAccount, Role, RoleBinding) exist in the namespace.
-2. Jobs of this Model for another cache key were made unwanted by a spec change and are deleted.
+2. Jobs of this Model made for an earlier spec are deleted: one for another cache key at once; one for the same
+   key but another fetch intent (a new sha256, another token Secret) in the foreground, and no new Job starts
+   until it is gone, so its result can never decide the status and two fetchers never write one cache directory.
 3. A status that already records a Ready file for the current key is final: it is kept (a restart does not
    download again) and a finished Job still around is deleted now that its result is safely stored.
-4. No Job: start one, unless the token Secret is missing, which fails the Model at once with a message naming
-   the Secret and is checked again with backoff, rather than leaving a pod stuck waiting for it.
+4. No Job: start a first attempt (no backoff is carried over from an earlier spec), unless the token Secret is
+   missing, which fails the Model at once with a message naming the Secret and is checked again with backoff,
+   rather than leaving a pod stuck waiting for it.
 5. A Job: follow it. A success becomes Ready (the Job is deleted on the next pass, once the cache shows the
    status, so the result cannot be lost between the two writes); a failure becomes Degraded with the fetcher's
    reason, and the failed Job is replaced by a fresh attempt when its backoff expires.
@@ -18,6 +21,7 @@ steady cluster sees no writes. Status fields the fetcher owns (`progress`) are n
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -29,9 +33,10 @@ from api.v1alpha1.converter import from_wire, to_wire
 from api.v1alpha1.model import CacheSpec, Model, ModelStatus
 from controller.builders.conditions import find_condition
 from controller.builders.fetch_job import (
-    CACHE_KEY_LABEL,
     desired_fetch_job,
     fetch_attempt,
+    fetch_intent,
+    fetch_job_disposition,
     model_cache_key,
 )
 from controller.builders.fetch_rbac import desired_fetch_rbac
@@ -119,13 +124,20 @@ class ModelReconciler:
         try:
             model = from_wire(obj, Model)
             cache_key = model_cache_key(model)
+            intent = fetch_intent(model=model, cache_key=cache_key, config=self._config)
         except ValueError as err:  # WireError too: a spec the API server's schema should have refused
             await self._reject(obj, str(err))
         await self._ensure_cache_claim(obj, request.namespace)
-        job = await self._current_job(obj, cache_key)
+        job, replaced = await self._current_job(obj, cache_key, intent)
         if is_cached(model):
             await self._write_status(obj, next_model_status(model, job=None, result=None, now=self._now()))
             await self._apply.ensure_absent(JOBS, job)
+            return Result()
+        if job is None and replaced is not None:
+            # Its deletion wakes this Model again (the Job is owned), and the new Job starts then.
+            waiting = f"waiting for the previous download Job {replaced['metadata']['name']} to be deleted"
+            status = next_model_status(model, job=None, result=None, waiting=waiting, now=self._now())
+            await self._write_status(obj, status)
             return Result()
         if job is None:
             return await self._start(obj, model, cache_key, attempt=1)
@@ -133,16 +145,35 @@ class ModelReconciler:
 
     # -- the ladder -------------------------------------------------------------------------------------------
 
-    async def _current_job(self, obj: Obj, cache_key: str) -> Obj | None:
-        """This Model's Job for `cache_key`; Jobs for keys the spec no longer names are deleted."""
-        current = None
+    async def _current_job(self, obj: Obj, cache_key: str, intent: str) -> tuple[Obj | None, Obj | None]:
+        """This Model's Job for the spec, and a Job for the same file from an earlier spec still going away.
+
+        Every other Job of the Model is deleted: see `fetch_job_disposition`.
+        """
+        current = replaced = None
         for job in self._caches.jobs.by_index(BY_CONTROLLER_UID, obj["metadata"]["uid"]):
-            labels = job["metadata"].get("labels") or {}
-            if labels.get(CACHE_KEY_LABEL) == cache_key and current is None:
+            disposition = fetch_job_disposition(job, cache_key=cache_key, intent=intent)
+            if disposition == "current" and current is None:
                 current = job
+            elif disposition == "replaced":
+                replaced = job
+                if not job["metadata"].get("deletionTimestamp"):
+                    await self._delete_in_foreground(job)
             else:
                 await self._apply.ensure_absent(JOBS, job)
-        return current
+        return current, replaced
+
+    async def _delete_in_foreground(self, job: Obj) -> None:
+        """Delete `job` so that it stays visible, being deleted, until its pods are gone."""
+        meta = job["metadata"]
+        with contextlib.suppress(NotFound):
+            await self._client.delete(
+                JOBS,
+                meta["name"],
+                namespace=meta["namespace"],
+                propagation_policy="Foreground",
+                precondition_uid=meta["uid"],
+            )
 
     async def _start(self, obj: Obj, model: Model, cache_key: str, *, attempt: int) -> Result:
         now = self._now()

@@ -177,7 +177,10 @@ async def run_reporting(options: FetchOptions) -> tuple[FetchResult, int]:
                 flush=True,
             )
             return await run(options)
-        reporter = ModelProgressReporter(client, name=name, namespace=namespace)
+        # Half the interval: the progress log line of the next tick never waits for the API server.
+        reporter = ModelProgressReporter(
+            client, name=name, namespace=namespace, budget_s=options.progress_interval_s / 2
+        )
         return await run(options, on_progress=chained(log_progress, reporter))
     raise AssertionError("unreachable")
 

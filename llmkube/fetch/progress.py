@@ -85,7 +85,13 @@ class ProgressMeter:
         )
 
     async def report_periodically(self, sleep: Sleep) -> None:
-        """Report every interval until cancelled; the owner cancels it when the download ends."""
+        """Report every interval until cancelled; the owner cancels it when the download ends.
+
+        Ticks keep their schedule however long a report takes (a slow status write must not space out the
+        progress log lines); a tick that comes due while a report still runs fires as soon as it ends.
+        """
+        due = self._clock() + self._interval_s
         while True:
-            await sleep(self._interval_s)
+            await sleep(max(due - self._clock(), 0.0))
             await self.report()
+            due = max(due + self._interval_s, self._clock())

@@ -3,17 +3,25 @@
 
 The fetch Job runs as the namespace's `llmkube-fetch` ServiceAccount, whose Role allows exactly get/patch on
 `models/status`. Progress is written by server-side apply under its own field manager, so it never fights the
-controller over the fields the reconciler owns. Reporting is best effort: a fetch never fails because progress
-could not be written (no credentials when run by hand, a brief API outage); it logs once and carries on.
+controller over the fields the reconciler owns.
+
+Reporting is best effort and must never get in the download's way: a fetch never fails because progress could
+not be written (no credentials when run by hand, a brief API outage, a Model deleted meanwhile). Each report gets
+a time budget, a share of the report interval, because the progress timer awaits it before its next tick and a
+hung API call (the client's own deadline is 30 s) would otherwise space out the progress log lines. A report that
+fails or runs out of time is dropped; the next tick tries again with fresher numbers. A run of failures is logged
+once when it reaches `FAILURES_BEFORE_WARNING`, and once more when reports land again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
+
+import anyio
 
 from api.v1alpha1.model import API_VERSION
-from controller.kube import KubeClient, KubeError
-from controller.kube.resources import MODELS
+from controller.kube.resources import MODELS, Resource
+from controller.runtime.clock import Clock, MonotonicClock
 from llmkube.fetch.log import log_event
 from llmkube.fetch.progress import Progress, ProgressCallback
 
@@ -32,27 +40,76 @@ def progress_patch(*, name: str, namespace: str, progress: Progress) -> dict[str
     }
 
 
-class ModelProgressReporter:
-    """A `ProgressCallback` that applies each report to one Model's status; disables itself after an error."""
+#: Consecutive reports that did not land before the fetcher says so in its log.
+FAILURES_BEFORE_WARNING = 3
 
-    def __init__(self, client: KubeClient, *, name: str, namespace: str) -> None:
+
+class StatusWriter(Protocol):
+    """The one call the reporter makes (`KubeClient.apply_status`)."""
+
+    async def apply_status(
+        self, resource: Resource, obj: dict[str, Any], *, field_manager: str, force: bool = True
+    ) -> dict[str, Any]: ...
+
+
+class ModelProgressReporter:
+    """A `ProgressCallback` that applies each report to one Model's status, within `budget_s` seconds.
+
+    Invariant: `_failures` counts the consecutive reports that did not land (0 after one that did).
+    """
+
+    def __init__(
+        self,
+        client: StatusWriter,
+        *,
+        name: str,
+        namespace: str,
+        budget_s: float,
+        clock: Clock | None = None,
+    ) -> None:
         self._client = client
         self._name = name
         self._namespace = namespace
-        self._broken = False
+        self._budget_s = budget_s
+        self._clock = clock or MonotonicClock()
+        self._failures = 0
 
     async def __call__(self, progress: Progress) -> None:
-        if self._broken:
+        problem = await self._apply_within_budget(
+            progress_patch(name=self._name, namespace=self._namespace, progress=progress)
+        )
+        if problem is None:
+            if self._failures >= FAILURES_BEFORE_WARNING:
+                log_event("progress-status-resumed", model=self._model, failedReports=self._failures)
+            self._failures = 0
             return
-        try:
-            await self._client.apply_status(
-                MODELS,
-                progress_patch(name=self._name, namespace=self._namespace, progress=progress),
-                field_manager=FIELD_MANAGER,
+        self._failures += 1
+        if self._failures == FAILURES_BEFORE_WARNING:
+            log_event(
+                "progress-status-failing", model=self._model, failedReports=self._failures, error=problem
             )
-        except (KubeError, OSError) as exc:
-            self._broken = True
-            log_event("progress-status-disabled", model=f"{self._namespace}/{self._name}", error=str(exc))
+
+    @property
+    def _model(self) -> str:
+        return f"{self._namespace}/{self._name}"
+
+    async def _apply_within_budget(self, patch: dict[str, Any]) -> str | None:
+        """None once `patch` is applied; otherwise why it was not (an API error, or no answer in time)."""
+        problem: str | None = f"no answer within {self._budget_s:g}s"
+        async with anyio.create_task_group() as tg:
+
+            async def give_up() -> None:
+                await self._clock.sleep_until(self._clock.now() + self._budget_s)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(give_up)
+            try:
+                await self._client.apply_status(MODELS, patch, field_manager=FIELD_MANAGER)
+                problem = None
+            except Exception as exc:  # whatever went wrong, the download must go on
+                problem = f"{type(exc).__name__}: {exc}"
+            tg.cancel_scope.cancel()
+        return problem
 
 
 def chained(*callbacks: ProgressCallback) -> ProgressCallback:

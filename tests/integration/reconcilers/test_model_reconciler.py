@@ -21,9 +21,11 @@ from controller.builders.fetch_job import ATTEMPT_ANNOTATION
 from controller.config import ControllerConfig
 from controller.kube import KubeClient, NotFound
 from controller.kube.resources import (
+    JOBS,
     MODELS,
     NAMESPACES,
     PERSISTENT_VOLUME_CLAIMS,
+    PODS,
     ROLE_BINDINGS,
     ROLES,
     SECRETS,
@@ -50,6 +52,7 @@ from tests.unit.fetch.model_server import FileServer
 pytestmark = pytest.mark.cluster
 
 STEADY_SECONDS = 30.0
+WRONG_SHA256 = "0" * 64
 
 
 @attrs.frozen(kw_only=True)
@@ -134,6 +137,30 @@ async def environment(
 OpenEnv = Callable[..., contextlib.AbstractAsyncContextManager[Env]]
 
 
+async def job_pods(kube: KubeClient, job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The download pods the Job controller made for `job`."""
+    meta = job["metadata"]
+    pods = await kube.list(PODS, namespace=meta["namespace"], label_selector=FETCH_SELECTOR)
+    return [
+        pod
+        for pod in pods.items
+        if any(ref.get("uid") == meta["uid"] for ref in pod["metadata"].get("ownerReferences") or ())
+    ]
+
+
+def job_complete(job: dict[str, Any]) -> bool:
+    conditions = (job.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Complete" and c.get("status") == "True" for c in conditions)
+
+
+async def run_the_pod_of(env: Env, job: dict[str, Any]) -> None:
+    """Play the kubelet for `job`'s pod once, at the moment the test chooses."""
+    [pod] = await wait_for(
+        lambda: job_pods(env.kube, job), bool, what=f"the pod of {job['metadata']['name']}"
+    )
+    await env.kubelet.run_pod(pod)
+
+
 @pytest.fixture
 def open_env(kube: KubeClient, kubeconfig: Path, namespace: str, tmp_path: Path) -> OpenEnv:
     """Opens the environment inside the test: its task group must not straddle a fixture's yield."""
@@ -197,13 +224,87 @@ async def test_a_checksum_mismatch_is_degraded_and_never_ready(
 ) -> None:
     url = file_server.url("/mismatch/m.gguf")
     async with open_env() as env:
-        await env.create_model("bad-sum", source={"url": url}, sha256="0" * 64)
+        await env.create_model("bad-sum", source={"url": url}, sha256=WRONG_SHA256)
         failed = await env.wait_model("bad-sum", "Failed")
         assert condition(failed, "Degraded")["reason"] == "ChecksumMismatch"
         assert condition(failed, "Ready")["status"] == "False"
         assert "sha256" not in failed["status"]
         assert not (env.kubelet.claim_dir("llmkube-model-cache") / cache_key_for(url) / "model.gguf").exists()
         assert (await event_reasons(env.kube, env.namespace, "bad-sum")).get("DownloadFailed", 0) >= 1
+
+
+async def test_a_wrong_sha256_set_after_the_download_finished_is_degraded_and_never_ready(
+    open_env: OpenEnv, file_server: FileServer
+) -> None:
+    async with open_env(run_pods=False) as env:
+        await env.create_model("late-sum", source={"url": file_server.url("/late-sum/m.gguf")})
+        [first] = await wait_for(lambda: fetch_jobs(env.kube, env.namespace), bool, what="the first Job")
+        await env.wait_model("late-sum", "Downloading")
+    # With the controller away, the first Job succeeds and the spec then asks for another digest: the finished
+    # Job's good result is waiting when the controller comes back.
+    await run_the_pod_of(env, first)
+    await wait_for(
+        lambda: env.kube.get(JOBS, first["metadata"]["name"], namespace=env.namespace),
+        job_complete,
+        what="the first Job complete",
+    )
+    await env.kube.merge_patch(
+        MODELS, "late-sum", {"spec": {"sha256": WRONG_SHA256}}, namespace=env.namespace
+    )
+    async with open_env() as env:
+        failed = await env.wait_model("late-sum", "Failed")
+        degraded = condition(failed, "Degraded")
+        assert degraded["reason"] == "ChecksumMismatch"
+        assert f"expected {WRONG_SHA256}" in degraded["message"]
+        assert "sha256" not in failed["status"]
+        assert "Downloaded" not in await event_reasons(env.kube, env.namespace, "late-sum")
+        [rerun] = env.kubelet.runs
+        assert rerun.argv[rerun.argv.index("--sha256") + 1] == WRONG_SHA256
+
+
+async def test_a_wrong_sha256_set_while_the_download_runs_replaces_the_job_and_is_never_ready(
+    open_env: OpenEnv, file_server: FileServer
+) -> None:
+    async with open_env(run_pods=False) as env:
+        await env.create_model("mid-sum", source={"url": file_server.url("/mid-sum/m.gguf")})
+        [first] = await wait_for(lambda: fetch_jobs(env.kube, env.namespace), bool, what="the first Job")
+        await env.wait_model("mid-sum", "Downloading")
+        await env.kube.merge_patch(
+            MODELS, "mid-sum", {"spec": {"sha256": WRONG_SHA256}}, namespace=env.namespace
+        )
+        [second] = await wait_for(
+            lambda: fetch_jobs(env.kube, env.namespace),
+            lambda jobs: [j["metadata"]["uid"] for j in jobs] not in ([], [first["metadata"]["uid"]]),
+            what="the first Job replaced",
+        )
+        await run_the_pod_of(env, second)
+        failed = await env.wait_model("mid-sum", "Failed")
+        assert condition(failed, "Degraded")["reason"] == "ChecksumMismatch"
+        assert condition(failed, "Ready")["status"] == "False"
+        assert failed["status"]["observedGeneration"] == 2
+        assert "Downloaded" not in await event_reasons(env.kube, env.namespace, "mid-sum")
+        [run] = env.kubelet.runs
+        assert run.argv[run.argv.index("--sha256") + 1] == WRONG_SHA256
+        assert await job_pods(env.kube, first) == []
+
+
+async def test_correcting_a_wrong_sha256_fetches_again_at_once_and_becomes_ready(
+    open_env: OpenEnv, file_server: FileServer, model_file: bytes
+) -> None:
+    digest = hashlib.sha256(model_file).hexdigest()
+    # A retry of the failed attempt would wait ten minutes: only a fresh Job can make the Model Ready in time.
+    config = model_test_config(fetch_retry_initial_seconds=600.0, fetch_retry_max_seconds=600.0)
+    async with open_env(config=config) as env:
+        await env.create_model(
+            "fixed-sum", source={"url": file_server.url("/fixed-sum/m.gguf")}, sha256=WRONG_SHA256
+        )
+        failed = await env.wait_model("fixed-sum", "Failed")
+        assert condition(failed, "Degraded")["reason"] == "ChecksumMismatch"
+        await env.kube.merge_patch(MODELS, "fixed-sum", {"spec": {"sha256": digest}}, namespace=env.namespace)
+        ready = await env.wait_model("fixed-sum", "Ready")
+        assert ready["status"]["sha256"] == digest
+        assert ready["status"]["observedGeneration"] == 2
+        assert [r.argv[r.argv.index("--sha256") + 1] for r in env.kubelet.runs] == [WRONG_SHA256, digest]
 
 
 async def test_a_missing_source_is_degraded_and_retried_with_backoff(
@@ -320,7 +421,7 @@ async def test_the_fetcher_reports_progress_into_the_model_status(kube: KubeClie
     await kube.create(
         MODELS, model_manifest("progressing", namespace=namespace, source={"url": "https://h/m.gguf"})
     )
-    reporter = ModelProgressReporter(kube, name="progressing", namespace=namespace)
+    reporter = ModelProgressReporter(kube, name="progressing", namespace=namespace, budget_s=30.0)
     await reporter(Progress(bytes_done=512, bytes_total=2048, bytes_per_second=100.0))
     model = await get_model(kube, "progressing", namespace)
     assert model["status"]["progress"] == {"bytesDone": 512, "bytesTotal": 2048}

@@ -11,9 +11,13 @@ from api.v1alpha1.gguf import GGUFInfo
 from api.v1alpha1.model import Model
 from controller.builders.fetch_job import (
     ATTEMPT_ANNOTATION,
+    CACHE_KEY_LABEL,
+    FETCH_INTENT_LABEL,
     FetchResultError,
     desired_fetch_job,
     fetch_attempt,
+    fetch_intent,
+    fetch_job_disposition,
     fetch_termination_message,
     model_cache_key,
     parse_fetch_result,
@@ -107,6 +111,72 @@ def test_job_names_of_long_dotted_models_are_valid_and_keep_the_key() -> None:
     assert len(name) <= 63
     assert "." not in name
     assert name.endswith("-fetch-01234567")
+
+
+def intent_of(model: Model) -> str:
+    return fetch_intent(model=model, cache_key=KEY, config=ControllerConfig())
+
+
+URL_SPEC: dict[str, Any] = {"source": {"url": "https://e.x/a.gguf"}}
+
+
+def test_the_job_and_its_pods_carry_the_cache_key_and_the_fetch_intent(hf_model: Model) -> None:
+    job = build(hf_model)
+    for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+        assert labels[CACHE_KEY_LABEL] == KEY
+        assert labels[FETCH_INTENT_LABEL] == intent_of(hf_model)
+
+
+def test_the_same_spec_always_has_the_same_fetch_intent() -> None:
+    assert intent_of(model_from(URL_SPEC)) == intent_of(model_from(URL_SPEC))
+
+
+def test_a_new_expected_sha256_is_a_new_fetch_intent_for_the_same_cache_key() -> None:
+    unchecked = model_from(URL_SPEC)
+    checked = model_from({**URL_SPEC, "sha256": "a" * 64})
+    corrected = model_from({**URL_SPEC, "sha256": "b" * 64})
+    assert len({intent_of(unchecked), intent_of(checked), intent_of(corrected)}) == 3
+
+
+def test_another_token_secret_is_a_new_fetch_intent() -> None:
+    def with_secret(name: str) -> Model:
+        hf = {"repo": "o/r", "filename": "a.gguf", "tokenSecretRef": {"name": name}}
+        return model_from({"source": {"huggingFace": hf}})
+
+    assert intent_of(with_secret("hf")) != intent_of(with_secret("hf-new"))
+
+
+def job_labelled(*, cache_key: str = KEY, intent: str | None, deleting: bool = False) -> dict[str, Any]:
+    labels = {CACHE_KEY_LABEL: cache_key, **({FETCH_INTENT_LABEL: intent} if intent else {})}
+    metadata: dict[str, Any] = {"name": "tiny-fetch-01234567", "labels": labels}
+    if deleting:
+        metadata["deletionTimestamp"] = "2025-01-01T00:00:00Z"
+    return {"metadata": metadata}
+
+
+def test_a_job_with_the_specs_cache_key_and_intent_is_current() -> None:
+    job = job_labelled(intent="i1")
+    assert fetch_job_disposition(job, cache_key=KEY, intent="i1") == "current"
+
+
+def test_a_job_of_the_same_file_with_another_intent_is_replaced() -> None:
+    job = job_labelled(intent="i1")
+    assert fetch_job_disposition(job, cache_key=KEY, intent="i2") == "replaced"
+
+
+def test_a_job_that_records_no_intent_is_replaced() -> None:
+    job = job_labelled(intent=None)
+    assert fetch_job_disposition(job, cache_key=KEY, intent="i1") == "replaced"
+
+
+def test_a_current_job_being_deleted_is_replaced_not_followed() -> None:
+    job = job_labelled(intent="i1", deleting=True)
+    assert fetch_job_disposition(job, cache_key=KEY, intent="i1") == "replaced"
+
+
+def test_a_job_for_another_cache_key_is_unwanted() -> None:
+    job = job_labelled(cache_key="fedcba9876543210", intent="i1")
+    assert fetch_job_disposition(job, cache_key=KEY, intent="i1") == "unwanted"
 
 
 def test_job_fails_fast_and_keeps_its_result_for_the_reconciler(hf_model: Model) -> None:

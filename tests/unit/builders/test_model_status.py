@@ -154,3 +154,29 @@ def test_a_failure_before_any_download_drops_the_facts_of_the_old_file(hf_model:
     ready = find_condition(status.conditions, "Ready")
     assert ready is not None
     assert ready.status == "False"
+
+
+def test_a_result_whose_digest_is_not_the_specs_fails_with_checksum_mismatch(hf_model: Model) -> None:
+    expecting = attrs.evolve(hf_model, spec=attrs.evolve(hf_model.spec, sha256="d" * 64))
+    status = next_model_status(expecting, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    assert status.phase == "Failed"
+    assert status.sha256 is None
+    degraded = find_condition(status.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason) == ("True", "ChecksumMismatch")
+    assert f"sha256 {'c' * 64}, expected {'d' * 64}" in degraded.message
+    ready = find_condition(status.conditions, "Ready")
+    assert ready is not None
+    assert (ready.status, ready.reason) == ("False", "ChecksumMismatch")
+
+
+def test_a_result_without_a_digest_is_not_ready_when_the_spec_expects_one(hf_model: Model) -> None:
+    expecting = attrs.evolve(hf_model, spec=attrs.evolve(hf_model.spec, sha256="d" * 64))
+    unhashed = attrs.evolve(ok_result(hf_model), sha256=None)
+    assert next_model_status(expecting, job=ACTIVE_JOB, result=unhashed, now=NOW).phase == "Failed"
+
+
+def test_a_result_with_the_specs_digest_is_ready(hf_model: Model) -> None:
+    expecting = attrs.evolve(hf_model, spec=attrs.evolve(hf_model.spec, sha256="c" * 64))
+    status = next_model_status(expecting, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
+    assert (status.phase, status.sha256) == ("Ready", "c" * 64)

@@ -112,6 +112,19 @@ async def test_reuses_a_cached_file_without_asking_the_server(
     assert (result.reused, result.sha256, server.requests) == (True, model_sha256, [])
 
 
+async def test_a_cached_file_with_another_digest_is_not_reused_for_an_expected_sha256(
+    http_source: HttpSource, server: FileServer, cache_dir: Path, model_bytes: bytes
+) -> None:
+    good = await fetch(request_for(http_source, cache_dir))
+
+    with pytest.raises(ChecksumMismatch, match=f"has sha256 {good.sha256}, expected {'0' * 64}"):
+        await fetch(request_for(http_source, cache_dir, sha256="0" * 64))
+
+    assert len(server.gets) == 2
+    assert good.path is not None
+    assert await anyio.Path(good.path).read_bytes() == model_bytes
+
+
 async def test_downloads_again_when_the_cached_file_lost_bytes(
     http_source: HttpSource, server: FileServer, cache_dir: Path
 ) -> None:

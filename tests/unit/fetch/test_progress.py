@@ -76,3 +76,43 @@ async def test_a_stalled_download_still_reports_at_zero_rate(
 
 def test_percent_is_unknown_without_a_total() -> None:
     assert Progress(bytes_done=5, bytes_total=None, bytes_per_second=0.0).percent is None
+
+
+async def test_a_slow_report_does_not_space_out_the_next_ticks(clock: FakeClock) -> None:
+    ticks: list[float] = []
+
+    async def slow_callback(progress: Progress) -> None:
+        ticks.append(clock.now)
+        clock.now += 3.0  # a status write that takes most of the interval
+
+    async def sleep(seconds: float) -> None:
+        if len(ticks) == 3:
+            raise Stop
+        clock.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+    meter = ProgressMeter(callback=slow_callback, interval_s=5.0, clock=clock)
+    with pytest.raises(Stop):
+        await meter.report_periodically(sleep)
+
+    assert ticks == [105.0, 110.0, 115.0]
+
+
+async def test_a_tick_that_came_due_during_a_report_fires_when_it_ends(clock: FakeClock) -> None:
+    ticks: list[float] = []
+
+    async def stuck_callback(progress: Progress) -> None:
+        ticks.append(clock.now)
+        clock.now += 7.0 if len(ticks) == 1 else 0.0
+
+    async def sleep(seconds: float) -> None:
+        if len(ticks) == 3:
+            raise Stop
+        clock.now += seconds
+        await anyio.lowlevel.checkpoint()
+
+    meter = ProgressMeter(callback=stuck_callback, interval_s=5.0, clock=clock)
+    with pytest.raises(Stop):
+        await meter.report_periodically(sleep)
+
+    assert ticks == [105.0, 112.0, 117.0]
