@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from controller.builders.labels import selector_labels
 from controller.config import ControllerConfig
-from controller.kube import KubeClient, NotFound
+from controller.kube import KubeClient, NotFound, Resource
 from controller.kube.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     DEPLOYMENTS,
@@ -383,6 +384,90 @@ async def test_autoscaling_on_creates_the_hpa_and_off_deletes_it(
     assert created["spec"]["scaleTargetRef"]["name"] == "chat"
     assert created["spec"]["maxReplicas"] == 4
     assert deployment["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
+
+
+REPLICA_SETS = Resource(group="apps", version="v1", plural="replicasets", kind="ReplicaSet", namespaced=True)
+
+
+class ReplicaWatch:
+    """Every `spec.replicas` the API server reports for the Deployments or ReplicaSets of a namespace, in order,
+    by object name: a watch sees each change, where polling could miss a dip that lasts a moment."""
+
+    def __init__(self, kube: KubeClient, resource: Resource, *, namespace: str) -> None:
+        self._kube = kube
+        self._resource = resource
+        self._namespace = namespace
+        self.seen: dict[str, list[int]] = {}
+        self._versions: set[str] = set()
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        listed = await self._kube.list(self._resource, namespace=self._namespace)
+        for obj in listed.items:
+            self._record(obj)
+        async with self._kube.watch(
+            self._resource,
+            namespace=self._namespace,
+            resource_version=listed.resource_version,
+            timeout_seconds=600,
+        ) as stream:
+            task_status.started()
+            async for event in stream:
+                if event.type in ("ADDED", "MODIFIED"):
+                    self._record(event.object)
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        self.seen.setdefault(obj["metadata"]["name"], []).append(obj["spec"]["replicas"])
+        self._versions.add(obj["metadata"]["resourceVersion"])
+
+    async def caught_up(self) -> None:
+        """Returns once the watch has delivered the current version of every object."""
+        current = (await self._kube.list(self._resource, namespace=self._namespace)).items
+        wanted = {obj["metadata"]["resourceVersion"] for obj in current}
+
+        async def versions() -> set[str]:
+            return self._versions
+
+        await wait_for(versions, lambda seen: wanted <= seen, what=f"{self._resource.plural} watch caught up")
+
+
+async def test_turning_autoscaling_on_keeps_the_replicas_the_deployment_had(
+    kube: KubeClient, namespace: str, kubeconfig: Path
+) -> None:
+    fetch = getter(kube, INFERENCE_SERVICES, "chat", namespace)
+    deployments = ReplicaWatch(kube, DEPLOYMENTS, namespace=namespace)
+    replica_sets = ReplicaWatch(kube, REPLICA_SETS, namespace=namespace)
+    async with running_controller(kubeconfig, namespace=namespace):
+        await ready_service(kube, namespace, replicas=3, resources={"cpu": "1"})
+        await wait_for(fetch, lambda o: o["status"].get("readyReplicas") == 3, what="3 ready replicas")
+        async with anyio.create_task_group() as watches:
+            await watches.start(deployments.run)
+            await watches.start(replica_sets.run)
+            await patch_spec(kube, namespace, "chat", {"autoscaling": {"minReplicas": 2, "maxReplicas": 4}})
+            # The HPA has acted once it reports conditions (there are no metrics here, so it cannot scale on
+            # load; with the old behaviour its first sync raised the count from the defaulted 1 to minReplicas).
+            hpa = await wait_for(
+                getter(kube, HORIZONTAL_POD_AUTOSCALERS, "chat", namespace),
+                lambda h: bool((h.get("status") or {}).get("conditions")),
+                what="the HPA's first sync",
+            )
+            settled = await wait_for(
+                getter(kube, DEPLOYMENTS, "chat", namespace),
+                lambda d: d["status"].get("observedGeneration") == d["metadata"]["generation"],
+                what="the Deployment controller to observe the change",
+            )
+            await deployments.caught_up()
+            await replica_sets.caught_up()
+            watches.cancel_scope.cancel()
+    managers = {
+        entry["manager"]
+        for entry in settled["metadata"]["managedFields"]
+        if "f:replicas" in entry["fieldsV1"].get("f:spec", {})
+    }
+    assert min(deployments.seen["chat"]) == 3, deployments.seen
+    assert all(min(counts) >= 2 for counts in replica_sets.seen.values()), replica_sets.seen
+    assert settled["spec"]["replicas"] == 3
+    assert "llmkube" not in managers
+    assert hpa["spec"]["minReplicas"] == 2
 
 
 async def test_two_services_whose_names_sanitise_alike_fail_the_second_as_invalid_spec(
