@@ -14,7 +14,8 @@ import anyio
 import attrs
 import structlog
 
-from controller.kube import KubeClient, KubeError
+from controller.config import CONTROLLER_PROGRAM
+from controller.kube import KubeClient, KubeError, user_agent
 from controller.kube.recorder import EventRecorder
 from controller.kube.resources import PODS
 from controller.options import ManagerFlags, parse_flags
@@ -51,7 +52,9 @@ async def own_image(client: KubeClient, *, pod_name: str | None, namespace: str)
 
 
 async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
-    async with KubeClient.connect(kubeconfig=flags.kubeconfig, context=flags.context) as client:
+    async with KubeClient.connect(
+        kubeconfig=flags.kubeconfig, context=flags.context, user_agent=user_agent(CONTROLLER_PROGRAM)
+    ) as client:
         config = flags.config
         if not flags.fetcher_image_explicit:
             image = await own_image(client, pod_name=pod_name, namespace=flags.leader_election_namespace)
@@ -75,7 +78,7 @@ async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
                 graceful_shutdown_timeout=flags.graceful_shutdown_timeout,
             ),
         )
-        recorder = EventRecorder(client, component="llmkube-controller", instance=flags.identity)
+        recorder = EventRecorder(client, component=CONTROLLER_PROGRAM, instance=flags.identity)
         setup_model_controller(manager, config=config, recorder=recorder, namespace=flags.namespace)
         setup_inferenceservice_controller(
             manager, config=config, recorder=recorder, namespace=flags.namespace

@@ -13,6 +13,10 @@ import attrs
 #: The llama.cpp build every default image is pinned to; `llama_args` only uses flags this build accepts.
 LLAMA_CPP_BUILD = "b11434"
 
+#: How the controller names itself to the API server: the program in its requests' User-Agent (what audit logs
+#: and `apiserver_request_total` show) and the source of its Events.
+CONTROLLER_PROGRAM = "llmkube-controller"
+
 #: The controller's own image; download Jobs run `llmkube fetch` from it (the manager passes the image it runs).
 DEFAULT_CONTROLLER_IMAGE = "ghcr.io/llmkube/llmkube:0.1.0"
 

@@ -4,7 +4,15 @@ Everything above this package sees `dict[str, Any]` objects, `Resource` handles 
 kubernetes_asyncio stays behind it.
 """
 
-from controller.kube.client import APPLY_PATCH, MERGE_PATCH, KubeClient, ObjectList, Timeouts
+from controller.kube.client import (
+    APPLY_PATCH,
+    DEFAULT_USER_AGENT,
+    MERGE_PATCH,
+    KubeClient,
+    ObjectList,
+    Timeouts,
+    user_agent,
+)
 from controller.kube.errors import (
     AlreadyExists,
     BadRequest,
@@ -28,6 +36,7 @@ from controller.kube.watch import WatchEvent, WatchStream
 
 __all__ = [
     "APPLY_PATCH",
+    "DEFAULT_USER_AGENT",
     "MERGE_PATCH",
     "AlreadyExists",
     "BadRequest",
@@ -52,4 +61,5 @@ __all__ = [
     "WatchInactive",
     "WatchStream",
     "resource_for",
+    "user_agent",
 ]

@@ -6,7 +6,9 @@ token refresh) and owning the TLS-configured aiohttp session. Requests themselve
 
 - every call has a client-side deadline (the library's default is none at all: a hung call hangs forever);
 - status codes are checked here (the library skips its own check when it does not preload the body);
-- bodies are plain JSON dicts in and out; no generated model class reaches a caller.
+- bodies are plain JSON dicts in and out; no generated model class reaches a caller;
+- every request names its program in `User-Agent` (`llmkube-controller/0.1.0`), which is how the API server's
+  audit log and request metrics tell its requests apart (the library's own agent is not sent on this path).
 
 Create it with `async with KubeClient.connect(...)` inside the running event loop: the aiohttp session binds to
 the loop that creates it and must be closed on the same loop.
@@ -14,6 +16,7 @@ the loop that creates it and must be closed on the same loop.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -39,6 +42,22 @@ Object = dict[str, Any]
 Query = list[tuple[str, str]]
 
 
+def _package_version() -> str:
+    try:
+        return importlib.metadata.version("llmkube")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def user_agent(program: str) -> str:
+    """`program/version`, the form client-go programs use, so audit logs and metrics name the program."""
+    return f"{program}/{_package_version()}"
+
+
+#: For programs that do not name themselves.
+DEFAULT_USER_AGENT = user_agent("llmkube")
+
+
 @attrs.frozen(kw_only=True)
 class Timeouts:
     """Client-side deadlines in seconds. `watch_inactivity` sits above the ~60 s bookmark cadence."""
@@ -59,11 +78,14 @@ class ObjectList:
 class KubeClient:
     """Typed-error CRUD, server-side apply and raw watches over one shared session."""
 
-    def __init__(self, api_client: Any, *, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self, api_client: Any, *, timeouts: Timeouts | None = None, user_agent: str = DEFAULT_USER_AGENT
+    ) -> None:
         self._api = api_client
         self._rest = api_client.rest_client
         self._host = str(api_client.configuration.host).rstrip("/")
         self.timeouts = timeouts or Timeouts()
+        self.user_agent = user_agent
 
     @classmethod
     @asynccontextmanager
@@ -74,6 +96,7 @@ class KubeClient:
         context: str | None = None,
         in_cluster: bool | None = None,
         timeouts: Timeouts | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
     ) -> AsyncIterator[KubeClient]:
         """Credentials like client-go: explicit kubeconfig, then $KUBECONFIG, then in-cluster, then ~/.kube/config."""
         configuration = await _load_configuration(
@@ -81,7 +104,7 @@ class KubeClient:
         )
         api_client = k8s_client.ApiClient(configuration)
         try:
-            yield cls(api_client, timeouts=timeouts)
+            yield cls(api_client, timeouts=timeouts, user_agent=user_agent)
         finally:
             with anyio.CancelScope(shield=True):
                 await api_client.close()
@@ -261,7 +284,7 @@ class KubeClient:
     ) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
         """A websocket to a streaming subresource (`pods/portforward`, `pods/exec`) with this client's
         credentials and TLS; the handshake is bounded by the request deadline, the stream itself is not."""
-        headers: dict[str, str] = {}
+        headers = {"User-Agent": self.user_agent}
         params = list(query)
         await self._api.update_params_for_auth(headers, params, ["BearerToken"])
         session: aiohttp.ClientSession = self._rest.pool_manager
@@ -340,7 +363,7 @@ class KubeClient:
         client_timeout: aiohttp.ClientTimeout,
         content_type: str = JSON,
     ) -> aiohttp.ClientResponse:
-        headers = {"Accept": JSON, "Content-Type": content_type}
+        headers = {"Accept": JSON, "Content-Type": content_type, "User-Agent": self.user_agent}
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
         try:
             response: aiohttp.ClientResponse = await self._rest.request(

@@ -68,6 +68,10 @@ class Applier:
         self._client = client
         self._field_manager = field_manager
 
+    @property
+    def field_manager(self) -> str:
+        return self._field_manager
+
     async def ensure(self, resource: Resource, desired: Object, current: Object | None) -> Object | None:
         """Apply `desired` unless `current` already reflects it; returns the applied object, or None if skipped."""
         if not needs_apply(desired, current):
@@ -75,6 +79,14 @@ class Applier:
         return await self._client.apply(
             resource, with_applied_hash(desired), field_manager=self._field_manager, force=True
         )
+
+    async def hand_over(self, resource: Resource, body: Object, *, field_manager: str) -> Object:
+        """Apply `body` under another field manager, so its fields stay owned when ours lets go of them.
+
+        Never forced: when the live value differs from the one in `body` (our cache was behind), the server
+        answers Conflict and the reconcile is retried with a fresher copy, instead of writing a stale value.
+        """
+        return await self._client.apply(resource, body, field_manager=field_manager, force=False)
 
     async def ensure_absent(self, resource: Resource, current: Object | None) -> bool:
         """Delete `current` if it exists; True when a delete was sent. Already gone is success."""

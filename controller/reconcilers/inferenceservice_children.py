@@ -2,7 +2,9 @@
 
 Every write goes through the Applier, which skips objects whose cached copy already carries the hash of the
 body we want; so a steady cluster sees no write at all. Objects the spec no longer asks for (the HPA once
-autoscaling is removed, the monitors once monitoring is off) are deleted, found in the informer caches.
+autoscaling is removed, the monitors once monitoring is off) are deleted, found in the informer caches. When
+autoscaling is turned on, `replicas` is handed to a second field manager just before the apply that stops setting
+it, so the Deployment keeps its size until the HPA takes over (controller.reconcilers.replicas_handoff).
 
 Two situations are not retried, because retrying cannot fix them: a child name already held by another
 controller (two services whose names sanitise to the same DNS label), and a body the API server rejects as
@@ -35,10 +37,15 @@ from controller.kube.resources import (
     SERVICE_MONITORS,
     SERVICES,
 )
-from controller.reconcilers.apply import Applier
+from controller.reconcilers.apply import Applier, needs_apply
 from controller.reconcilers.inferenceservice_monitors import ABSENT, PENDING, READY, ServiceMonitorCache
 from controller.reconcilers.inferenceservice_status import MONITORING
 from controller.reconcilers.inferenceservice_watch import MONITORS_BY_OWNER, OWNER_ANNOTATION
+from controller.reconcilers.replicas_handoff import (
+    HANDOFF_FIELD_MANAGER,
+    needs_replicas_handoff,
+    replicas_handoff,
+)
 from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
@@ -97,6 +104,7 @@ class ChildWriter:
         deployment = desired_deployment(isvc=isvc, model=model, config=self._config)
         if deployment is None:
             return None
+        await self._hand_over_replicas(deployment, isvc=isvc)
         written = await self._ensure(
             DEPLOYMENTS, self._caches.deployments, deployment, isvc=isvc, owner=owner
         )
@@ -109,6 +117,24 @@ class ChildWriter:
         else:
             await self._remove(HORIZONTAL_POD_AUTOSCALERS, self._caches.autoscalers, isvc=isvc, owner=owner)
         return written
+
+    async def _hand_over_replicas(self, deployment: Object, *, isvc: InferenceService) -> None:
+        """Before the apply that leaves `replicas` to the HPA, park the field under a second manager."""
+        current = self._cached(self._caches.deployments, isvc)
+        if current is None or not self._owned(current, isvc) or not needs_apply(deployment, current):
+            return
+        if not needs_replicas_handoff(
+            desired=deployment, current=current, manager=self._applier.field_manager
+        ):
+            return
+        await self._applier.hand_over(
+            DEPLOYMENTS, replicas_handoff(current), field_manager=HANDOFF_FIELD_MANAGER
+        )
+        log.info(
+            "handed Deployment replicas to the autoscaler",
+            deployment=current["metadata"]["name"],
+            replicas=current["spec"]["replicas"],
+        )
 
     async def retire_cluster_serving(self, *, isvc: InferenceService, owner: Object) -> None:
         """A service the host agent serves keeps no Deployment, HPA or selector-based Service of ours."""

@@ -6,6 +6,7 @@
 See docs/local-cluster.md.
 """
 
+from hack.localcluster.audit import WRITE_VERBS, AuditLogUnavailableError
 from hack.localcluster.base import ClusterBase, ClusterNotOwnedError, kubectl_binary
 from hack.localcluster.cluster import LocalCluster
 from hack.localcluster.inventory import FakeNode, amd_gpu_node, cpu_node, nvidia_gpu_node
@@ -13,6 +14,8 @@ from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 
 __all__ = [
     "REUSE_ENV",
+    "WRITE_VERBS",
+    "AuditLogUnavailableError",
     "ClusterBase",
     "ClusterNotOwnedError",
     "FakeNode",

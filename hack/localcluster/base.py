@@ -9,9 +9,11 @@ from __future__ import annotations
 import secrets
 import subprocess
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hack.localcluster.audit import AuditLogUnavailableError, read_events
 from hack.localcluster.inventory import (
     DEFAULT_NODES,
     DEFAULT_VOLUME_POOL,
@@ -38,6 +40,8 @@ class ClusterBase:
 
     kubeconfig: Path
     server: str
+    #: kube-apiserver's audit log (writes only), or None when this cluster writes none this process can read.
+    audit_log: Path | None = None
     _admin: RestClient
     _volume_root: Path
 
@@ -46,6 +50,21 @@ class ClusterBase:
     def apiserver_metrics(self) -> str:
         """kube-apiserver's Prometheus text exposition (GET /metrics as the admin)."""
         return self._admin.request("GET", "/metrics").body.decode()
+
+    def audit_events(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The audit events of write requests received within [since, until] (timezone-aware), oldest first.
+
+        Each is an audit.k8s.io/v1 Event at level Metadata: `verb`, `user`, `userAgent`, `objectRef`,
+        `responseStatus`, timestamps. Raises AuditLogUnavailableError when the cluster writes no audit log.
+        """
+        if self.audit_log is None:
+            raise AuditLogUnavailableError(
+                "this cluster writes no audit log here (a reused cluster started before audit logging, or one "
+                "not started by hack.localcluster)"
+            )
+        return read_events(self.audit_log, since=since, until=until)
 
     def request(self, method: str, path: str, *, body: object = None) -> Response:
         """A raw API call as the admin that returns any status, for tests asserting on errors (410, 403)."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from hack.localcluster import certs
+from hack.localcluster import audit, certs
 from hack.localcluster.base import ClusterBase
 from hack.localcluster.binaries import ensure_binaries
 from hack.localcluster.components import (
@@ -48,6 +48,7 @@ class LocalCluster(ClusterBase):
         self.state_dir = layout.state_dir
         self._keep_state = keep_state
         self._volume_root = layout.state_dir / "volumes"
+        self.audit_log = layout.state_dir / audit.LOG_FILE
         self._admin = RestClient(
             server=self.server, ca=layout.pki.ca.cert, client=layout.pki.client(certs.ADMIN)
         )
@@ -89,6 +90,7 @@ class LocalCluster(ClusterBase):
         began = time.monotonic()
         state_dir = Path(tempfile.mkdtemp(prefix="llmkube-cluster-"))
         pki = certs.generate_pki(state_dir / "pki")
+        audit.write_policy(state_dir)
         ports = Ports.pick_free()
         server = f"https://127.0.0.1:{ports.apiserver}"
 

@@ -1,9 +1,9 @@
 """Command lines of the five components, and the ports and files they share.
 
 Everything listens on 127.0.0.1 only, on ports picked free at start. The flags are the smallest set that gives
-real semantics where tests look (RBAC, ServiceAccount tokens, the default controllers) and skips what a
-single-host, single-replica control plane does not need (leader election, endpoint reconciling for the
-loopback-advertised `kubernetes` Service).
+real semantics where tests look (RBAC, ServiceAccount tokens, the default controllers, an audit log of writes)
+and skips what a single-host, single-replica control plane does not need (leader election, endpoint reconciling
+for the loopback-advertised `kubernetes` Service).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 
+from hack.localcluster import audit
 from hack.localcluster.binaries import ControlPlaneBinaries
 from hack.localcluster.certs import FRONT_PROXY, SERVICE_CLUSTER_IP_RANGE, ClusterPki
 from hack.localcluster.portforward import KWOK_CRD_FLAG
@@ -122,6 +123,7 @@ def apiserver_argv(layout: ControlPlaneLayout) -> list[str]:
         "--shutdown-watch-termination-grace-period=2s",
         "--allow-privileged=true",
         "--profiling=false",
+        *audit.apiserver_flags(layout.state_dir),
     ]
 
 

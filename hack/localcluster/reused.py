@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from hack.localcluster import audit
 from hack.localcluster.base import ClusterBase
 from hack.localcluster.certs import KeyPair
 from hack.localcluster.rest import RestClient
@@ -27,6 +28,9 @@ class ReusedCluster(ClusterBase):
         self.kubeconfig = kubeconfig
         self._scratch = Path(tempfile.mkdtemp(prefix="llmkube-reused-"))
         self._volume_root = self._scratch / "volumes"
+        # `up` writes the admin kubeconfig into the state directory, beside the audit log (when it writes one).
+        audit_log = kubeconfig.parent / audit.LOG_FILE
+        self.audit_log = audit_log if audit_log.exists() else None
         try:
             cluster, user = _current_cluster_and_user(yaml.safe_load(kubeconfig.read_text()))
             self.server = str(cluster["server"])

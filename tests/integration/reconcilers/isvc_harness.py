@@ -18,8 +18,8 @@ import anyio
 import yaml
 from prometheus_client import CollectorRegistry
 
-from controller.config import ControllerConfig
-from controller.kube import EventRecorder, KubeClient
+from controller.config import CONTROLLER_PROGRAM, ControllerConfig
+from controller.kube import EventRecorder, KubeClient, user_agent
 from controller.kube.resources import MODELS
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
 from controller.runtime.manager import Manager, ManagerOptions
@@ -61,12 +61,14 @@ async def running_controller(
     kubeconfig: Path, *, namespace: str, config: ControllerConfig | None = None
 ) -> AsyncIterator[tuple[Manager, CountingKubeClient]]:
     """The manager with only the InferenceService controller, on its own client, until the block ends."""
-    async with CountingKubeClient.connect(kubeconfig=kubeconfig) as client:
+    async with CountingKubeClient.connect(
+        kubeconfig=kubeconfig, user_agent=user_agent(CONTROLLER_PROGRAM)
+    ) as client:
         assert isinstance(client, CountingKubeClient)
         manager = Manager(
             client, options=ManagerOptions(health_port=0, handle_signals=False), registry=CollectorRegistry()
         )
-        recorder = EventRecorder(client, component="llmkube-controller")
+        recorder = EventRecorder(client, component=CONTROLLER_PROGRAM)
         setup_inferenceservice_controller(
             manager, config=config or ControllerConfig(), recorder=recorder, namespace=namespace
         )

@@ -10,16 +10,19 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import warnings
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import pytest
 
 from controller.builders.labels import selector_labels
-from controller.config import ControllerConfig
-from controller.kube import KubeClient, NotFound
+from controller.config import CONTROLLER_PROGRAM, ControllerConfig
+from controller.kube import KubeClient, NotFound, Resource, user_agent
 from controller.kube.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     DEPLOYMENTS,
@@ -35,7 +38,7 @@ from controller.kube.resources import (
     SERVICES,
 )
 from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD
-from hack.localcluster import ClusterBase
+from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.reconcilers.isvc_harness import (
     CRDS,
@@ -385,6 +388,90 @@ async def test_autoscaling_on_creates_the_hpa_and_off_deletes_it(
     assert deployment["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
 
 
+REPLICA_SETS = Resource(group="apps", version="v1", plural="replicasets", kind="ReplicaSet", namespaced=True)
+
+
+class ReplicaWatch:
+    """Every `spec.replicas` the API server reports for the Deployments or ReplicaSets of a namespace, in order,
+    by object name: a watch sees each change, where polling could miss a dip that lasts a moment."""
+
+    def __init__(self, kube: KubeClient, resource: Resource, *, namespace: str) -> None:
+        self._kube = kube
+        self._resource = resource
+        self._namespace = namespace
+        self.seen: dict[str, list[int]] = {}
+        self._versions: set[str] = set()
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        listed = await self._kube.list(self._resource, namespace=self._namespace)
+        for obj in listed.items:
+            self._record(obj)
+        async with self._kube.watch(
+            self._resource,
+            namespace=self._namespace,
+            resource_version=listed.resource_version,
+            timeout_seconds=600,
+        ) as stream:
+            task_status.started()
+            async for event in stream:
+                if event.type in ("ADDED", "MODIFIED"):
+                    self._record(event.object)
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        self.seen.setdefault(obj["metadata"]["name"], []).append(obj["spec"]["replicas"])
+        self._versions.add(obj["metadata"]["resourceVersion"])
+
+    async def caught_up(self) -> None:
+        """Returns once the watch has delivered the current version of every object."""
+        current = (await self._kube.list(self._resource, namespace=self._namespace)).items
+        wanted = {obj["metadata"]["resourceVersion"] for obj in current}
+
+        async def versions() -> set[str]:
+            return self._versions
+
+        await wait_for(versions, lambda seen: wanted <= seen, what=f"{self._resource.plural} watch caught up")
+
+
+async def test_turning_autoscaling_on_keeps_the_replicas_the_deployment_had(
+    kube: KubeClient, namespace: str, kubeconfig: Path
+) -> None:
+    fetch = getter(kube, INFERENCE_SERVICES, "chat", namespace)
+    deployments = ReplicaWatch(kube, DEPLOYMENTS, namespace=namespace)
+    replica_sets = ReplicaWatch(kube, REPLICA_SETS, namespace=namespace)
+    async with running_controller(kubeconfig, namespace=namespace):
+        await ready_service(kube, namespace, replicas=3, resources={"cpu": "1"})
+        await wait_for(fetch, lambda o: o["status"].get("readyReplicas") == 3, what="3 ready replicas")
+        async with anyio.create_task_group() as watches:
+            await watches.start(deployments.run)
+            await watches.start(replica_sets.run)
+            await patch_spec(kube, namespace, "chat", {"autoscaling": {"minReplicas": 2, "maxReplicas": 4}})
+            # The HPA has acted once it reports conditions (there are no metrics here, so it cannot scale on
+            # load; with the old behaviour its first sync raised the count from the defaulted 1 to minReplicas).
+            hpa = await wait_for(
+                getter(kube, HORIZONTAL_POD_AUTOSCALERS, "chat", namespace),
+                lambda h: bool((h.get("status") or {}).get("conditions")),
+                what="the HPA's first sync",
+            )
+            settled = await wait_for(
+                getter(kube, DEPLOYMENTS, "chat", namespace),
+                lambda d: d["status"].get("observedGeneration") == d["metadata"]["generation"],
+                what="the Deployment controller to observe the change",
+            )
+            await deployments.caught_up()
+            await replica_sets.caught_up()
+            watches.cancel_scope.cancel()
+    managers = {
+        entry["manager"]
+        for entry in settled["metadata"]["managedFields"]
+        if "f:replicas" in entry["fieldsV1"].get("f:spec", {})
+    }
+    assert min(deployments.seen["chat"]) == 3, deployments.seen
+    assert all(min(counts) >= 2 for counts in replica_sets.seen.values()), replica_sets.seen
+    assert settled["spec"]["replicas"] == 3
+    assert "llmkube" not in managers
+    assert hpa["spec"]["minReplicas"] == 2
+
+
 async def test_two_services_whose_names_sanitise_alike_fail_the_second_as_invalid_spec(
     kube: KubeClient, namespace: str, kubeconfig: Path
 ) -> None:
@@ -541,10 +628,27 @@ async def test_a_dcgm_monitor_left_by_a_service_deleted_while_the_controller_was
 # -- steady state ---------------------------------------------------------------------------------------------
 
 
+def controller_writes(events: list[dict[str, Any]], *, namespace: str) -> list[str]:
+    """The write requests the test's controller sent, as "verb resource/name", from audit events.
+
+    Every controller of a test run names itself alike, so writes are also narrowed to the test's namespace
+    (and cluster-scoped objects, which this controller never writes at rest).
+    """
+    program = user_agent(CONTROLLER_PROGRAM)
+    return [
+        f"{e['verb']} {e['objectRef'].get('resource')}/{e['objectRef'].get('name')}"
+        for e in events
+        if e.get("userAgent") == program
+        and e["verb"] in WRITE_VERBS
+        and e.get("objectRef", {}).get("namespace") in (namespace, None)
+    ]
+
+
 async def test_fifty_ready_services_cause_no_writes_for_a_minute(
-    kube: KubeClient, namespace: str, kubeconfig: Path
+    kube: KubeClient, namespace: str, kubeconfig: Path, local_cluster: ClusterBase
 ) -> None:
     names = [f"svc-{i:02d}" for i in range(50)]
+    began = datetime.now(UTC)
     async with running_controller(kubeconfig, namespace=namespace) as (manager, client):
         await create_all(kube, hf_model("tiny", namespace=namespace))
         await make_model_ready(kube, "tiny", namespace=namespace)
@@ -562,8 +666,22 @@ async def test_fifty_ready_services_cause_no_writes_for_a_minute(
         )
         await anyio.sleep(5)  # let the last watch events (Deployment status, Events) settle
         before = len(client.writes)
+        window_start = datetime.now(UTC)
         await anyio.sleep(60)
+        window_end = datetime.now(UTC)
         writes = client.writes[before:]
         ready_gauge = manager.registry.get_sample_value("llmkube_inferenceservices", {"phase": "Ready"})
     assert writes == []
     assert ready_gauge == 50
+    # What the API server received, not only what the client counted: its audit log records every write.
+    try:
+        setup = local_cluster.audit_events(since=began, until=window_start)
+    except AuditLogUnavailableError as err:
+        warnings.warn(f"steady-state writes counted by the client only: {err}", stacklevel=1)
+        return
+    at_rest = local_cluster.audit_events(since=window_start, until=window_end)
+    # The filter finds the controller: it wrote each service's Deployment and Service while they came up.
+    assert (
+        sum(w.startswith("patch deployments/") for w in controller_writes(setup, namespace=namespace)) >= 50
+    )
+    assert controller_writes(at_rest, namespace=namespace) == []
