@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
-from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
 
 import pytest
 from typer.testing import CliRunner
@@ -46,37 +44,6 @@ class RecordingResolver:
 
     def open(self, service: ServiceRef) -> contextlib.AbstractAsyncContextManager[Endpoint]:
         return self._open(service)
-
-
-class OneAnswer(BaseHTTPRequestHandler):
-    """An OpenAI-style server that streams the same two-word answer to every chat request."""
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
-        chunk = {"model": "m", "choices": [{"index": 0, "delta": {"content": "Hello there"}}]}
-        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def answering_server() -> Iterator[str]:
-    """The CLI runs its own event loop, so the server answers from a thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswer)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 def test_version_names_the_program() -> None:
