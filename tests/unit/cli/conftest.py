@@ -55,7 +55,7 @@ class OneAnswer(BaseHTTPRequestHandler):
 def answering_server() -> Iterator[str]:
     """The CLI runs its own event loop, so the server answers from a thread."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswer)
-    thread = threading.Thread(target=server.serve_forever)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
