@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,6 +41,21 @@ def _without_reuse() -> dict[str, str]:
 
 def test_a_real_completion_came_back_through_the_service(summary: dict[str, Any]) -> None:
     assert summary["answer"].strip()
+    # `llmkube chat` reports on stderr which route it took; the demo records it with the Service's slices.
+    route = summary["route"]
+    assert route is not None, "llmkube chat did not say how it reached the server"
+    service = urlsplit(summary["service"]["endpoint"]).hostname
+    assert service is not None
+    assert summary["kubernetesService"] == service.split(".")[0]
+    assert route["via"].startswith("EndpointSlice "), route
+    slices = {s["name"]: s for s in summary["endpointSlices"]}
+    used = slices[route["via"].removeprefix("EndpointSlice ")]
+    assert used["labels"]["kubernetes.io/service-name"] == summary["kubernetesService"]
+    assert used["annotations"]["inference.llmkube.dev/address"] == "127.0.0.1"
+    assert [e["conditions"]["ready"] for e in used["endpoints"]] == [True]
+    reached = urlsplit(route["url"])
+    assert reached.hostname == "127.0.0.1"
+    assert reached.port in [p["port"] for p in used["ports"]]
 
 
 def test_the_model_status_carries_the_real_digest_and_gguf_facts(summary: dict[str, Any]) -> None:

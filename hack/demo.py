@@ -11,7 +11,9 @@ The model is served to the download Job from a local HTTP server, since this mac
 Model names its sha256, so the download is verified.
 
 `--keep` leaves everything running until Ctrl-C; `--summary FILE` writes what happened as JSON (the e2e test
-reads it). Teardown stops every process this program started.
+reads it): the answer, the route `llmkube chat` reports on stderr (`Using URL (via EndpointSlice NAME)`) next
+to the EndpointSlices of the InferenceService's Service, and both objects' status. Teardown stops every process
+this program started.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -35,6 +38,7 @@ import anyio
 import yaml
 from aiohttp import web
 
+from controller.builders.labels import resource_name
 from controller.kube import KubeClient
 from hack.llama import llama_server_binary, smollm2_gguf
 from hack.localcluster.base import ClusterBase, kubectl_binary
@@ -53,6 +57,10 @@ FETCH_SELECTOR = "app.kubernetes.io/managed-by=llmkube,app.kubernetes.io/compone
 #: Download pods carry this node selector, which no fake node matches, so kwok leaves them to the stand-in kubelet.
 LOCAL_RUNNER_SELECTOR = "llmkube.dev/runner=local"
 DEFAULT_QUESTION = "In one short sentence: what is Kubernetes?"
+#: The line `llmkube chat` writes on stderr about how it reached the server.
+CHAT_ROUTE = re.compile(r"^Using (?P<url>\S+) \(via (?P<via>.+)\)$", re.MULTILINE)
+ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # should FORCE_COLOR style the CLI's notices even in a pipe
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 _started = time.monotonic()
 
@@ -152,15 +160,41 @@ async def serve_file(path: Path, *, task_status: anyio.abc.TaskStatus[str]) -> N
             await runner.cleanup()
 
 
-async def llmkube(*args: str, kubeconfig: Path) -> str:
-    """Run the CLI as a user would; cancelled (and killed) with the demo if anything else fails."""
+async def llmkube(*args: str, kubeconfig: Path) -> tuple[str, str]:
+    """Run the CLI as a user would; (stdout, stderr). Cancelled (and killed) with the demo if anything else
+    fails."""
     done = await anyio.run_process(
         [str(BIN / "llmkube"), *args, "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE], check=False
     )
     stdout, stderr = done.stdout.decode(), done.stderr.decode()
     if done.returncode != 0:
         raise RuntimeError(f"llmkube {args[0]} failed ({done.returncode}): {stderr.strip() or stdout}")
-    return stdout
+    return stdout, stderr
+
+
+def chat_route(stderr: str) -> dict[str, str] | None:
+    """How `llmkube chat` reached the server ({"url", "via"}), from the line it printed on stderr."""
+    match = CHAT_ROUTE.search(ANSI_STYLE.sub("", stderr))
+    return {"url": match["url"], "via": match["via"]} if match else None
+
+
+def service_slices(cluster: ClusterBase, service: str) -> list[dict[str, Any]]:
+    """The EndpointSlices that belong to `service`, with what a client dials: name, labels, annotations,
+    endpoints and ports."""
+    out = cluster.kubectl(
+        "get", "endpointslices", "-n", NAMESPACE, "-l", f"{SERVICE_NAME_LABEL}={service}", "-o", "json"
+    ).stdout
+    return [
+        {
+            "name": item["metadata"]["name"],
+            "labels": item["metadata"].get("labels") or {},
+            "annotations": item["metadata"].get("annotations") or {},
+            "addressType": item.get("addressType"),
+            "endpoints": item.get("endpoints") or [],
+            "ports": item.get("ports") or [],
+        }
+        for item in json.loads(out)["items"]
+    ]
 
 
 def get_json(cluster: ClusterBase, kind: str) -> dict[str, Any]:
@@ -225,7 +259,7 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
             say("host agent started (serves accelerator host/metal services with a native llama-server)")
 
             say(f"llmkube deploy {NAME} --accelerator host --source {url}")
-            deployed = await llmkube(
+            deployed, _ = await llmkube(
                 "deploy",
                 NAME,
                 "--source",
@@ -245,7 +279,7 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
             procs.check_alive()
 
             say(f"llmkube chat {NAME} -m {args.question!r}")
-            answer = await llmkube(
+            answer, chat_notices = await llmkube(
                 "chat", NAME, "-m", args.question, "--max-tokens", "64", kubeconfig=cluster.kubeconfig
             )
             first_answer_s = time.monotonic() - _started
@@ -254,6 +288,9 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
                 "question": args.question,
                 "answer": answer.strip(),
                 "secondsToFirstAnswer": round(first_answer_s, 1),
+                "route": chat_route(chat_notices),
+                "kubernetesService": resource_name(NAME),
+                "endpointSlices": service_slices(cluster, resource_name(NAME)),
                 "model": model.get("status", {}),
                 "service": service.get("status", {}),
                 "workdir": str(workdir),
@@ -279,6 +316,9 @@ def report(summary: dict[str, Any]) -> None:
     print(f"Model:    sha256 {summary['model'].get('sha256')} ({summary['model'].get('size')}), "
           f"{gguf.get('architecture')} {gguf.get('parameterCount')} parameters, {gguf.get('quantization')}")  # fmt: skip
     print(f"Service:  {summary['service'].get('phase')}, endpoint {summary['service'].get('endpoint')}")
+    route = summary["route"]
+    reached = f"{route['url']} via {route['via']}" if route else "not reported by llmkube chat"
+    print(f"Answered: from {reached} (Service {summary['kubernetesService']})")
     print(f"First answer after {summary['secondsToFirstAnswer']}s.")
     print()
     print("Next steps (with --keep, in another shell):")

@@ -9,7 +9,7 @@ import anyio
 import typer
 
 from llmkube.chat import ChatSettings, Conversation, chat_loop, read_terminal_line
-from llmkube.cli.endpoint import EndpointResolver, ServiceRef, open_endpoint
+from llmkube.cli.endpoint import Endpoint, EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import reported_errors, stderr_console
 from llmkube.cli.options import EndpointOverride, Kubeconfig, KubeContext, Namespace, ServiceName
 from llmkube.cli.state import state_of
@@ -22,7 +22,11 @@ def _write(text: str) -> None:
 
 
 def _notice(text: str) -> None:
-    stderr_console().print(text, style="dim", markup=False)
+    stderr_console().print(text, style="dim", markup=False, soft_wrap=True)
+
+
+def _route_line(endpoint: Endpoint) -> str:
+    return f"Using {endpoint.url} (via {endpoint.via})"
 
 
 def _stats_line(completion: Completion) -> str:
@@ -48,6 +52,10 @@ async def _chat(
         open_endpoint(service, override=override, resolver=resolver) as endpoint,
         open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
     ):
+        if service is not None and override is None:
+            # Found in the cluster: say which route was taken (EndpointSlice, NodePort, port-forward), on
+            # stderr so that stdout stays the answer alone.
+            _notice(_route_line(endpoint))
         if message is None:
             await chat_loop(
                 client=client, settings=settings, read_line=read_terminal_line, write=_write, notice=_notice

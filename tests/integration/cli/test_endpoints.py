@@ -104,6 +104,11 @@ def test_host_service_is_reached_at_the_address_its_endpointslice_publishes(
     level = json.loads(result.stdout)["levels"][0]
     assert (level["requests"], level["errors"]) == (1, 0)
 
+    chat = cli.subprocess("chat", NAME, "-m", "Say hello.", "--max-tokens", "8", timeout=120)
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stderr.startswith(f"Using http://127.0.0.1:{port} (via EndpointSlice {SERVICE}-host)\n")
+    assert chat.stdout.strip()
+
 
 def test_chat_reaches_a_pod_through_a_port_forward(
     cli: Cli, cluster: ClusterBase, namespace: str, llama_server: str
@@ -129,6 +134,7 @@ def test_chat_reaches_a_pod_through_a_port_forward(
         time.sleep(0.5)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+    assert f"(via port-forward to pod/{SERVICE}-0:8080)" in result.stderr
 
     _mark_pod_ready(cluster, namespace)
     bench = _benchmark(cli)

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiohttp import web
@@ -29,3 +32,34 @@ async def serving(handler: Handler) -> AsyncIterator[str]:
 @pytest.fixture
 def serve() -> Serve:
     return serving
+
+
+class OneAnswer(BaseHTTPRequestHandler):
+    """An OpenAI-style server that streams the same two-word answer to every chat request."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        chunk = {"model": "m", "choices": [{"index": 0, "delta": {"content": "Hello there"}}]}
+        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def answering_server() -> Iterator[str]:
+    """The CLI runs its own event loop, so the server answers from a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswer)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -24,18 +24,21 @@ def closed_port() -> int:
 
 
 class RecordingResolver:
-    """Resolves every service to a loopback port nobody listens on, remembering what it was asked."""
+    """Resolves every service to `url` (by default a loopback port nobody listens on), remembering what it was
+    asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, url: str | None = None, via: str = "test") -> None:
         self.asked: list[ServiceRef] = []
         self.closed = False
         self.port = closed_port()
+        self.url = url or f"http://127.0.0.1:{self.port}"
+        self.via = via
 
     @contextlib.asynccontextmanager
     async def _open(self, service: ServiceRef) -> AsyncIterator[Endpoint]:
         self.asked.append(service)
         try:
-            yield Endpoint(url=f"http://127.0.0.1:{self.port}", via="test")
+            yield Endpoint(url=self.url, via=self.via)
         finally:
             self.closed = True
 
@@ -102,6 +105,20 @@ def test_chat_by_name_asks_the_cluster_resolver_with_the_cluster_options() -> No
     ]
     assert resolver.closed
     assert f"cannot reach http://127.0.0.1:{resolver.port}" in result.stderr
+
+
+def test_chat_by_name_says_on_stderr_which_route_reached_the_server(answering_server: str) -> None:
+    resolver = RecordingResolver(url=answering_server, via="EndpointSlice llama-host")
+    result = runner.invoke(app, ["chat", "llama", "-m", "hi"], obj=CliState(resolver=resolver))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Hello there\n"
+    assert result.stderr == f"Using {answering_server} (via EndpointSlice llama-host)\n"
+
+
+def test_chat_with_an_explicit_endpoint_prints_only_the_answer(answering_server: str) -> None:
+    result = runner.invoke(app, ["chat", "--endpoint", answering_server, "-m", "hi"])
+    assert result.exit_code == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("Hello there\n", "")
 
 
 def test_endpoint_flag_bypasses_the_cluster_resolver() -> None:
