@@ -4,6 +4,7 @@
 
 The cluster must run kwok (the embedded local cluster: `python -m hack.localcluster up`). The benchmark
 
+- installs the CRDs from config/crd/bases;
 - creates a namespace with the model cache claim (and a volume for it) and two more fake CPU nodes, so 200
   pods fit beside whatever else runs;
 - starts the controller in a child process (this program with `--controller`), so its CPU time and peak RSS
@@ -49,6 +50,7 @@ from hack.localcluster import ReusedCluster, cpu_node
 
 CREATE_CONCURRENCY = 32
 API_VERSION = "inference.llmkube.dev/v1alpha1"
+CRD_BASES = Path(__file__).resolve().parents[2] / "config" / "crd" / "bases"
 
 
 class FirstSeen:
@@ -108,6 +110,17 @@ async def prepare(kube: KubeClient, kubeconfig: Path, namespace: str) -> None:
         if name not in existing:
             await anyio.to_thread.run_sync(cluster.add_node, cpu_node(name))
     await anyio.to_thread.run_sync(lambda: cluster.add_persistent_volumes(capacity="1Gi"))
+    # The CRDs as `kubectl apply -k config/crd` installs them; re-applying current ones changes nothing.
+    await anyio.to_thread.run_sync(lambda: cluster.kubectl("apply", "--server-side", "-f", str(CRD_BASES)))
+    await anyio.to_thread.run_sync(
+        lambda: cluster.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/models.inference.llmkube.dev",
+            "crd/inferenceservices.inference.llmkube.dev",
+        )
+    )
     await kube.create(NAMESPACES, {"metadata": {"name": namespace}})
     await kube.create(
         PERSISTENT_VOLUME_CLAIMS,
