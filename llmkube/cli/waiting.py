@@ -86,8 +86,21 @@ def phase_line(model: Model | None, isvc: InferenceService | None) -> str:
         service = f"Service {phase} ({ready}/{desired} ready)"
         if status is not None and status.scheduling:
             service += f": {status.scheduling}"
+        elif status is not None:
+            service += _needs_someone(status.conditions)
         parts.append(service)
     return ", ".join(parts)
+
+
+#: Ready reasons that no amount of waiting fixes, so the progress line says what is missing.
+_NEEDS_SOMEONE = frozenset({"WaitingForHostAgent", "ModelNotFound"})
+
+
+def _needs_someone(conditions: list[Condition] | None) -> str:
+    ready = find_condition(conditions, "Ready")
+    if ready is not None and ready.status != "True" and ready.reason in _NEEDS_SOMEONE and ready.message:
+        return f": {ready.message}"
+    return ""
 
 
 Fetch = Callable[[], Awaitable[tuple[Model | None, InferenceService | None]]]

@@ -94,6 +94,27 @@ def test_phase_line_names_the_scheduling_reason() -> None:
     )
 
 
+def test_phase_line_says_a_host_service_waits_for_an_agent() -> None:
+    waiting = "waiting for `llmkube agent` on a host to serve this model"
+    isvc = parse_service(
+        service(
+            "s",
+            "m",
+            phase="Deploying",
+            replicas=0,
+            conditions=[condition("Ready", "False", "WaitingForHostAgent", waiting)],
+        )
+    )
+    assert phase_line(None, isvc) == f"Model Pending, Service Deploying (0/0 ready): {waiting}"
+
+
+def test_phase_line_stays_short_while_a_rollout_only_needs_time() -> None:
+    isvc = parse_service(
+        service("s", "m", phase="Deploying", conditions=[condition("Ready", "False", "Deploying", "0/1")])
+    )
+    assert phase_line(None, isvc) == "Model Pending, Service Deploying (0/1 ready)"
+
+
 def test_context_namespace_comes_from_the_chosen_context(tmp_path: Path) -> None:
     config = {
         "current-context": "a",
