@@ -183,9 +183,14 @@ def service_verdict(
     deployment: Obj | None,
     pods: Sequence[Obj] = (),
     served_by_host: bool = False,
-    host_ready: bool = False,
+    host_serving: Obj | None = None,
+    desired_replicas: int = 1,
 ) -> ServiceVerdict:
-    """Phase and conditions of an InferenceService; `pods` are its own pods (by selector labels)."""
+    """Phase and conditions of an InferenceService; `pods` are its own pods (by selector labels).
+
+    For a host-served service, `host_serving` is the HostServing condition the agent writes (None until an
+    agent picks the service up) and `desired_replicas` its spec.replicas.
+    """
     model_condition = _model_condition(model_name, model)
     if model_condition.status != "True":
         failed = model is not None and model.status is not None and model.status.phase == "Failed"
@@ -212,7 +217,7 @@ def service_verdict(
             ),
         )
     if served_by_host:
-        return _host_verdict(model_condition, host_ready)
+        return _host_verdict(model_condition, host_serving, desired_replicas)
     if deployment is None:
         return ServiceVerdict(
             phase="Deploying",
@@ -226,27 +231,90 @@ def service_verdict(
     return _deployment_verdict(model_condition, deployment, pods)
 
 
-def _host_verdict(model_condition: DesiredCondition, host_ready: bool) -> ServiceVerdict:
-    if host_ready:
-        ready = ("True", "ServedByHostAgent", "the host agent serves this model")
-        return ServiceVerdict(
-            phase="Ready",
-            conditions=_conditions(
-                model=model_condition,
-                ready=ready,
-                progressing=("False", "ServedByHostAgent", ""),
-                degraded=("False", AS_EXPECTED, ""),
-            ),
-        )
-    waiting = "waiting for `llmkube agent` on a host to serve this model"
+#: Reasons of the agent's HostServing condition that need someone to look (the rest only need time).
+HOST_PROBLEMS = frozenset(
+    {
+        "FetchFailed",
+        "Crashed",
+        "ServerFailed",
+        "Unhealthy",
+        "InvalidSpec",
+        "ModelNotFound",
+        "UnsupportedSource",
+    }
+)
+
+
+def _host_state(
+    model_condition: DesiredCondition,
+    *,
+    phase: str,
+    ready: tuple[str, str, str],
+    progressing: tuple[str, str, str],
+    servers: tuple[int, int],
+    degraded: tuple[str, str, str] = ("False", AS_EXPECTED, ""),
+) -> ServiceVerdict:
+    replicas, ready_replicas = servers
     return ServiceVerdict(
-        phase="Deploying",
+        phase=phase,
         conditions=_conditions(
-            model=model_condition,
+            model=model_condition, ready=ready, progressing=progressing, degraded=degraded
+        ),
+        replicas=replicas,
+        ready_replicas=ready_replicas,
+    )
+
+
+def _host_verdict(
+    model_condition: DesiredCondition, host: Obj | None, desired_replicas: int
+) -> ServiceVerdict:
+    """A host-served service runs one llama-server on the agent's host, or none when scaled to zero."""
+    if desired_replicas == 0:
+        return _host_state(
+            model_condition,
+            phase="Ready",
+            ready=("True", "ScaledToZero", "spec.replicas is 0: no server runs"),
+            progressing=("False", "ScaledToZero", ""),
+            servers=(0, 0),
+        )
+    status = str((host or {}).get("status") or "")
+    reason = str((host or {}).get("reason") or "")
+    message = str((host or {}).get("message") or "")
+    if status == "True":
+        return _host_state(
+            model_condition,
+            phase="Ready",
+            ready=("True", "ServedByHostAgent", message or "the host agent serves this model"),
+            progressing=("False", "ServedByHostAgent", ""),
+            servers=(1, 1),
+        )
+    if reason in HOST_PROBLEMS:
+        return _host_state(
+            model_condition,
+            phase="Deploying",
+            ready=("False", reason, message),
+            progressing=("True", reason, message),
+            degraded=("True", reason, message),
+            servers=(1, 0),
+        )
+    if host is None or reason == "AgentStopped":
+        waiting = "waiting for `llmkube agent` on a host to serve this model"
+        if message:
+            waiting += f" ({message})"
+        return _host_state(
+            model_condition,
+            phase="Deploying",
             ready=("False", "WaitingForHostAgent", waiting),
             progressing=("True", "WaitingForHostAgent", waiting),
-            degraded=("False", AS_EXPECTED, ""),
-        ),
+            servers=(0, 0),
+        )
+    # The agent has it in hand (fetching the model, starting the server): say what it is doing.
+    return _host_state(
+        model_condition,
+        phase="Deploying",
+        ready=("False", reason or "Starting", message),
+        progressing=("True", reason or "Starting", message),
+        servers=(1, 0),
     )
 
 

@@ -125,14 +125,14 @@ class InferenceServiceReconciler:
 
         name = object_name(isvc)
         pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(name)}")
-        host = host_serving(obj)
         verdict = service_verdict(
             model_name=isvc.spec.model_ref.name,
             model=model,
             deployment=deployment,
             pods=pods,
             served_by_host=served_by_host,
-            host_ready=host is not None and host.get("status") == "True",
+            host_serving=host_serving(obj),
+            desired_replicas=isvc.spec.replicas,
         )
         placement = Placement(
             selector=placement.selector,

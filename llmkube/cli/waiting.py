@@ -97,6 +97,9 @@ _NEEDS_SOMEONE = frozenset({"WaitingForHostAgent", "ModelNotFound"})
 
 
 def _needs_someone(conditions: list[Condition] | None) -> str:
+    degraded = find_condition(conditions, "Degraded")
+    if degraded is not None and degraded.status == "True" and degraded.message:
+        return f": {degraded.reason}: {degraded.message}"
     ready = find_condition(conditions, "Ready")
     if ready is not None and ready.status != "True" and ready.reason in _NEEDS_SOMEONE and ready.message:
         return f": {ready.message}"

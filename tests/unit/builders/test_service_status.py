@@ -173,12 +173,60 @@ def test_a_missing_deployment_is_being_created() -> None:
     assert verdict.phase == "Deploying"
 
 
-def test_host_served_services_are_ready_when_the_agent_is() -> None:
-    waiting = service_verdict(model_name="tiny", model=MODEL, deployment=None, served_by_host=True)
-    serving = service_verdict(
-        model_name="tiny", model=MODEL, deployment=None, served_by_host=True, host_ready=True
+def host_condition(status: str, reason: str, message: str = "") -> dict[str, str]:
+    return {"type": "HostServing", "status": status, "reason": reason, "message": message}
+
+
+def host_verdict(host: dict[str, str] | None, *, replicas: int = 1) -> Any:
+    return service_verdict(
+        model_name="tiny",
+        model=MODEL,
+        deployment=None,
+        served_by_host=True,
+        host_serving=host,
+        desired_replicas=replicas,
     )
-    assert (waiting.phase, serving.phase) == ("Deploying", "Ready")
+
+
+def test_a_host_service_waits_for_an_agent_until_one_reports() -> None:
+    verdict = host_verdict(None)
+    assert verdict.phase == "Deploying"
+    assert condition(verdict, "Ready") == ("False", "WaitingForHostAgent")
+    assert (verdict.replicas, verdict.ready_replicas) == (0, 0)
+
+
+def test_a_host_service_is_ready_with_one_server_when_the_agent_serves_it() -> None:
+    verdict = host_verdict(host_condition("True", "Serving", "serving http://127.0.0.1:18080/v1 on host a"))
+    assert verdict.phase == "Ready"
+    assert condition(verdict, "Ready") == ("True", "ServedByHostAgent")
+    assert (verdict.replicas, verdict.ready_replicas) == (1, 1)
+
+
+def test_a_crashing_host_server_is_degraded_with_the_agents_reason() -> None:
+    verdict = host_verdict(host_condition("False", "Crashed", "llama-server exited with code 1"))
+    assert verdict.phase == "Deploying"
+    assert condition(verdict, "Degraded") == ("True", "Crashed")
+    assert condition(verdict, "Ready") == ("False", "Crashed")
+    assert (verdict.replicas, verdict.ready_replicas) == (1, 0)
+
+
+def test_a_starting_host_server_says_what_the_agent_is_doing() -> None:
+    verdict = host_verdict(host_condition("False", "Starting", "llama-server is loading the model"))
+    assert condition(verdict, "Ready") == ("False", "Starting")
+    assert condition(verdict, "Degraded") == ("False", "AsExpected")
+
+
+def test_a_stopped_agent_leaves_the_service_waiting_for_another() -> None:
+    verdict = host_verdict(host_condition("False", "AgentStopped", "the agent on host a stopped"))
+    assert condition(verdict, "Ready") == ("False", "WaitingForHostAgent")
+    assert (verdict.replicas, verdict.ready_replicas) == (0, 0)
+
+
+def test_a_host_service_scaled_to_zero_is_ready_with_no_server() -> None:
+    verdict = host_verdict(host_condition("False", "ScaledToZero"), replicas=0)
+    assert verdict.phase == "Ready"
+    assert condition(verdict, "Ready") == ("True", "ScaledToZero")
+    assert (verdict.replicas, verdict.ready_replicas) == (0, 0)
 
 
 def test_an_invalid_spec_fails_with_reason_invalid_spec() -> None:

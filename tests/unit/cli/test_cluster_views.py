@@ -108,6 +108,20 @@ def test_phase_line_says_a_host_service_waits_for_an_agent() -> None:
     assert phase_line(None, isvc) == f"Model Pending, Service Deploying (0/0 ready): {waiting}"
 
 
+def test_phase_line_names_what_degrades_the_service() -> None:
+    isvc = parse_service(
+        service(
+            "s",
+            "m",
+            phase="Deploying",
+            conditions=[condition("Degraded", "True", "Crashed", "llama-server exited with code 1")],
+        )
+    )
+    assert phase_line(None, isvc) == (
+        "Model Pending, Service Deploying (0/1 ready): Crashed: llama-server exited with code 1"
+    )
+
+
 def test_phase_line_stays_short_while_a_rollout_only_needs_time() -> None:
     isvc = parse_service(
         service("s", "m", phase="Deploying", conditions=[condition("Ready", "False", "Deploying", "0/1")])
