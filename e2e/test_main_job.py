@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -76,13 +77,53 @@ def test_the_inference_service_is_ready_with_its_endpoint(summary: dict[str, Any
 
 
 def test_teardown_leaves_no_processes(summary: dict[str, Any]) -> None:
-    markers = [summary["workdir"], str(Path(summary["kubeconfig"]).parent)]
-    leftovers = []
+    assert _processes_mentioning(summary["workdir"], str(Path(summary["kubeconfig"]).parent)) == []
+
+
+def test_ctrl_c_tears_down_a_kept_demo() -> None:
+    """`make demo ARGS=--keep` runs until Ctrl-C, then stops everything it started."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "hack.demo", "--keep", "--question", "Say hi."],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_without_reuse(),
+    )
+    assert demo.stdout is not None
+    seen: list[str] = []
+    markers: list[str] = []
+    try:
+        for line in demo.stdout:
+            seen.append(line)
+            if "working directory: " in line:
+                markers.append(line.split("working directory: ", 1)[1].strip())
+            if "export KUBECONFIG=" in line:
+                markers.append(str(Path(line.split("=", 1)[1].strip()).parent))
+            if "everything keeps running" in line:
+                break
+        else:
+            pytest.fail("the demo ended before it was kept running:\n" + "".join(seen[-40:]))
+        assert len(markers) == 2, seen
+        assert _processes_mentioning(*markers) != []  # it is serving now
+        demo.send_signal(signal.SIGINT)
+        rest, _ = demo.communicate(timeout=120)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 130, rest[-4000:]
+    assert "everything was stopped" in rest
+    assert _processes_mentioning(*markers) == []
+
+
+def _processes_mentioning(*markers: str) -> list[str]:
+    found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         if any(marker in text for marker in markers):
-            leftovers.append(text)
-    assert leftovers == []
+            found.append(text)
+    return found
