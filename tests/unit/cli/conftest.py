@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from aiohttp import web
+
+from tests.unit.cli.fake_apiserver import http_server
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Serve = Callable[[Handler], contextlib.AbstractAsyncContextManager[str]]
@@ -53,13 +54,5 @@ class OneAnswer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def answering_server() -> Iterator[str]:
-    """The CLI runs its own event loop, so the server answers from a thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OneAnswer)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with http_server(OneAnswer) as url:
+        yield url

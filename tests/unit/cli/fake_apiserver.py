@@ -127,7 +127,14 @@ def write_kubeconfig(path: Path, *, server: str, namespace: str) -> Path:
 @contextmanager
 def serving(cluster: Cluster) -> Iterator[str]:
     """The fake apiserver's URL, for as long as the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(cluster))
+    with http_server(_handler(cluster)) as url:
+        yield url
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 (the CLI runs its own event loop, so it answers from a thread)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01})
     thread.start()
     try:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio.lowlevel
 import pytest
 
@@ -78,12 +80,8 @@ def test_percent_is_unknown_without_a_total() -> None:
     assert Progress(bytes_done=5, bytes_total=None, bytes_per_second=0.0).percent is None
 
 
-async def test_a_slow_report_does_not_space_out_the_next_ticks(clock: FakeClock) -> None:
-    ticks: list[float] = []
-
-    async def slow_callback(progress: Progress) -> None:
-        ticks.append(clock.now)
-        clock.now += 3.0  # a status write that takes most of the interval
+def sleep_for_three_ticks(clock: FakeClock, ticks: list[float]) -> Callable[[float], Awaitable[None]]:
+    """A sleep that advances the fake clock, and stops the reporting loop once three ticks were seen."""
 
     async def sleep(seconds: float) -> None:
         if len(ticks) == 3:
@@ -91,9 +89,19 @@ async def test_a_slow_report_does_not_space_out_the_next_ticks(clock: FakeClock)
         clock.now += seconds
         await anyio.lowlevel.checkpoint()
 
+    return sleep
+
+
+async def test_a_slow_report_does_not_space_out_the_next_ticks(clock: FakeClock) -> None:
+    ticks: list[float] = []
+
+    async def slow_callback(progress: Progress) -> None:
+        ticks.append(clock.now)
+        clock.now += 3.0  # a status write that takes most of the interval
+
     meter = ProgressMeter(callback=slow_callback, interval_s=5.0, clock=clock)
     with pytest.raises(Stop):
-        await meter.report_periodically(sleep)
+        await meter.report_periodically(sleep_for_three_ticks(clock, ticks))
 
     assert ticks == [105.0, 110.0, 115.0]
 
@@ -105,14 +113,8 @@ async def test_a_tick_that_came_due_during_a_report_fires_when_it_ends(clock: Fa
         ticks.append(clock.now)
         clock.now += 7.0 if len(ticks) == 1 else 0.0
 
-    async def sleep(seconds: float) -> None:
-        if len(ticks) == 3:
-            raise Stop
-        clock.now += seconds
-        await anyio.lowlevel.checkpoint()
-
     meter = ProgressMeter(callback=stuck_callback, interval_s=5.0, clock=clock)
     with pytest.raises(Stop):
-        await meter.report_periodically(sleep)
+        await meter.report_periodically(sleep_for_three_ticks(clock, ticks))
 
     assert ticks == [105.0, 112.0, 117.0]
