@@ -5,6 +5,7 @@ Layout of `<cache>/<cacheKey>/`:
     model.gguf.json          its record: digest, size, source identity, GGUF facts (written after the rename)
     model.gguf.partial       the download in progress (see `partial.py`)
     model.gguf.partial.json  what the partial was started from, so a restarted Job can resume it safely
+    .lock                    held (flock) by the one fetch writing this entry (see `lock.py`); never removed
 
 Invariant: a record describes the `model.gguf` beside it. The commit removes the old record before the rename and
 writes the new one after it, so a crash in between leaves a file without a record (downloaded again), never a

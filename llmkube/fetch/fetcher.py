@@ -3,6 +3,7 @@
 Order matters for the guarantees the Model reconciler relies on:
 - nothing is published before the digest matches `--sha256` and the header parses as GGUF, so a bad download
   never replaces (or poses as) a good file;
+- one fetch at a time writes an entry (`lock.py`); one that waited reuses what the other published;
 - partials that can never become good (wrong digest, not GGUF, source gone) are deleted, while one cut short by
   the network is kept for the next attempt to resume.
 """
@@ -21,6 +22,7 @@ from api.v1alpha1.fetch_result import FetchResult
 from llmkube.fetch.cache import CacheEntry, CacheRecord
 from llmkube.fetch.errors import ChecksumMismatch, FetchError, NetworkError
 from llmkube.fetch.gguf_facts import check_gguf_magic, read_gguf_facts
+from llmkube.fetch.lock import exclusive_entry
 from llmkube.fetch.log import log_event
 from llmkube.fetch.partial import PartialFile
 from llmkube.fetch.progress import ProgressCallback, ProgressMeter, log_progress
@@ -63,6 +65,33 @@ async def fetch(
         return _result(request, entry, cached, reused=True)
 
     entry.prepare()
+    async with exclusive_entry(entry.directory):
+        # Another fetch of the same file may have published it while this one waited for the lock.
+        cached = entry.reusable(source_identity=identity, expected_sha256=request.expected_sha256)
+        if cached is not None:
+            log_event("reuse", path=str(entry.model), sha256=cached.sha256)
+            return _result(request, entry, cached, reused=True)
+        return await _download(
+            request,
+            entry=entry,
+            identity=identity,
+            on_progress=on_progress,
+            progress_interval_s=progress_interval_s,
+            clock=clock,
+            sleep=sleep,
+        )
+
+
+async def _download(
+    request: FetchRequest,
+    *,
+    entry: CacheEntry,
+    identity: str,
+    on_progress: ProgressCallback,
+    progress_interval_s: float,
+    clock: Callable[[], float],
+    sleep: Sleep,
+) -> FetchResult:
     meter = ProgressMeter(callback=on_progress, interval_s=progress_interval_s, clock=clock)
     partial = PartialFile(entry=entry, source_identity=identity, meter=meter, check_head=check_gguf_magic)
     log_event("download", source=identity, path=str(entry.model))

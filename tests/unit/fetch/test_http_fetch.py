@@ -7,10 +7,11 @@ import anyio
 import attrs
 import pytest
 
-from api.v1alpha1.fetch_result import MODEL_FILE_NAME, cache_key_for
+from api.v1alpha1.fetch_result import MODEL_FILE_NAME, FetchResult, cache_key_for
 from llmkube.fetch.errors import ChecksumMismatch, InvalidGGUF, NetworkError, SourceNotFound, Unauthorized
 from llmkube.fetch.fetcher import FetchRequest, fetch
 from llmkube.fetch.http_source import HttpSource
+from llmkube.fetch.lock import LOCK_FILE
 from llmkube.fetch.progress import Progress
 from tests.unit.fetch.conftest import RecordingSleep
 from tests.unit.fetch.model_server import FileServer, SeenRequest
@@ -112,6 +113,25 @@ async def test_reuses_a_cached_file_without_asking_the_server(
     assert (result.reused, result.sha256, server.requests) == (True, model_sha256, [])
 
 
+async def test_two_fetches_of_one_file_at_once_download_it_once_and_publish_it_intact(
+    http_source: HttpSource, server: FileServer, cache_dir: Path, model_bytes: bytes, model_sha256: str
+) -> None:
+    results: list[FetchResult] = []
+
+    async def one() -> None:
+        results.append(await fetch(request_for(http_source, cache_dir)))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one)
+        tg.start_soon(one)
+
+    assert sorted(r.reused for r in results) == [False, True]
+    assert {r.sha256 for r in results} == {model_sha256}
+    assert len(server.gets) == 1
+    assert results[0].path is not None
+    assert await anyio.Path(results[0].path).read_bytes() == model_bytes
+
+
 async def test_a_cached_file_with_another_digest_is_not_reused_for_an_expected_sha256(
     http_source: HttpSource, server: FileServer, cache_dir: Path, model_bytes: bytes
 ) -> None:
@@ -138,6 +158,11 @@ async def test_downloads_again_when_the_cached_file_lost_bytes(
     assert (second.reused, len(server.gets)) == (False, 2)
 
 
+def model_files(entry: Path) -> list[Path]:
+    """What an entry holds besides its lock file, which stays so that every fetch locks the same inode."""
+    return [path for path in entry.iterdir() if path.name != LOCK_FILE]
+
+
 async def test_fails_with_checksum_mismatch_and_keeps_no_file(
     http_source: HttpSource, server: FileServer, cache_dir: Path, model_bytes: bytes, model_sha256: str
 ) -> None:
@@ -146,7 +171,7 @@ async def test_fails_with_checksum_mismatch_and_keeps_no_file(
     with pytest.raises(ChecksumMismatch, match=f"expected {model_sha256}"):
         await fetch(request_for(http_source, cache_dir, sha256=model_sha256))
 
-    assert list((cache_dir / cache_key_for(http_source.url)).iterdir()) == []
+    assert model_files(cache_dir / cache_key_for(http_source.url)) == []
 
 
 async def test_a_mismatched_download_never_replaces_a_good_cached_file(
@@ -170,7 +195,7 @@ async def test_rejects_a_body_that_is_not_gguf(
     with pytest.raises(InvalidGGUF, match="not a GGUF file"):
         await fetch(request_for(http_source, cache_dir))
 
-    assert list((cache_dir / cache_key_for(http_source.url)).iterdir()) == []
+    assert model_files(cache_dir / cache_key_for(http_source.url)) == []
 
 
 async def test_a_404_is_source_not_found_with_the_fix(
