@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import typer
 from rich.console import Console
 
-from llmkube.catalog import CatalogError
+from llmkube.catalog import CatalogError, UnknownModelError
 from llmkube.inference import InferenceError
 
 EXIT_FAILED = 1
@@ -46,6 +46,8 @@ def reported_errors() -> Iterator[None]:
         yield
     except CliError as exc:
         raise fail(str(exc), exit_code=exc.exit_code) from None
+    except UnknownModelError as exc:  # a mistyped catalog id is a usage error, wherever it is typed
+        raise fail(str(exc), exit_code=EXIT_USAGE) from None
     except (CatalogError, InferenceError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:

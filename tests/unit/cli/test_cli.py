@@ -73,7 +73,7 @@ def test_catalog_info_shows_the_source_file() -> None:
 
 def test_unknown_catalog_model_fails_with_a_suggestion_and_no_traceback() -> None:
     result = runner.invoke(app, ["catalog", "info", "mistral7b"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as for deploy
     assert result.stderr.strip() == (
         "error: model 'mistral7b' is not in the catalog; did you mean 'mistral-7b'? (see 'llmkube catalog list')"
     )
