@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import anyio
@@ -45,6 +44,7 @@ from hack.llama import llama_server_binary, smollm2_gguf
 from hack.localcluster.base import ClusterBase, kubectl_binary
 from hack.localcluster.cluster import LocalCluster
 from hack.localcluster.podrunner import PodRunner
+from hack.localcluster.processes import interrupt_on_termination
 from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 from hack.localcluster.tokens import service_account_kubeconfig
 
@@ -338,14 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", type=Path, help="write what happened as JSON to this file")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for Ready")
     args = parser.parse_args(argv)
-
-    # SIGTERM (a supervisor, `timeout`, `kill`) must tear down like Ctrl-C; and SIGINT must work even when a
-    # non-interactive shell started the demo in the background with SIGINT ignored.
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_termination()  # SIGTERM (a supervisor, `timeout`, `kill`) tears down like Ctrl-C
     kubectl_binary()  # fail early, before anything starts, if the test extra is missing
     workdir = Path(tempfile.mkdtemp(prefix="llmkube-demo-"))
     say(f"working directory: {workdir}")

@@ -8,13 +8,12 @@ Point tests at it with the printed `export LLMKUBE_TEST_KUBECONFIG=...` and each
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from hack.localcluster.cluster import LocalCluster
+from hack.localcluster.processes import interrupt_on_termination
 from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 
 
@@ -40,12 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             reused.close()
         return 0
 
-    # SIGTERM (from a supervisor or `kill`) must unwind like Ctrl-C so the components are stopped too.
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+    interrupt_on_termination()  # SIGTERM from a supervisor or `kill` must stop the components too
     with LocalCluster.start(keep_state=arguments.keep_state) as cluster:
         print(f"cluster ready in {cluster.started_in_seconds:.1f}s at {cluster.server}")
         print(f"logs: {cluster.state_dir / 'logs'}")

@@ -18,6 +18,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 
 import attrs
 
@@ -26,6 +27,21 @@ _PR_SET_PDEATHSIG = 1
 # Every component started and not yet stopped, so the atexit hook can reach it; guarded by _live_lock.
 _live: dict[int, ManagedProcess] = {}
 _live_lock = threading.Lock()
+
+
+def interrupt_on_termination() -> None:
+    """Make SIGTERM and SIGINT raise `KeyboardInterrupt` in the main thread, so a program that starts
+    components unwinds and stops them whichever of the two arrives.
+
+    SIGINT is reset too: a non-interactive shell starts a background job with SIGINT ignored, and Python then
+    keeps ignoring it, so Ctrl-C (or `kill -INT`) would otherwise do nothing.
+    """
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class ProcessExitedError(RuntimeError):
