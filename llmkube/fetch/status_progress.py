@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import anyio
-
 from api.v1alpha1.model import API_VERSION
 from controller.kube.resources import MODELS, Resource
-from controller.runtime.clock import Clock, MonotonicClock
+from controller.runtime.clock import Clock, MonotonicClock, finish_by
 from llmkube.fetch.log import log_event
 from llmkube.fetch.progress import Progress, ProgressCallback
 
@@ -95,20 +93,17 @@ class ModelProgressReporter:
 
     async def _apply_within_budget(self, patch: dict[str, Any]) -> str | None:
         """None once `patch` is applied; otherwise why it was not (an API error, or no answer in time)."""
-        problem: str | None = f"no answer within {self._budget_s:g}s"
-        async with anyio.create_task_group() as tg:
+        problem: str | None = None
 
-            async def give_up() -> None:
-                await self._clock.sleep_until(self._clock.now() + self._budget_s)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(give_up)
+        async def apply() -> None:
+            nonlocal problem
             try:
                 await self._client.apply_status(MODELS, patch, field_manager=FIELD_MANAGER)
-                problem = None
             except Exception as exc:  # whatever went wrong, the download must go on
                 problem = f"{type(exc).__name__}: {exc}"
-            tg.cancel_scope.cancel()
+
+        if not await finish_by(self._clock, self._clock.now() + self._budget_s, apply):
+            return f"no answer within {self._budget_s:g}s"
         return problem
 
 
