@@ -309,16 +309,25 @@ class ModelReconciler:
     # -- status and events ------------------------------------------------------------------------------------
 
     async def _write_status(self, obj: Obj, status: ModelStatus) -> bool:
-        """Apply `status` if it differs from the cached one; True when something was written."""
-        written = await self._apply.ensure_status(MODELS, obj, to_wire(status), foreign=FETCHER_STATUS_FIELDS)
-        if status.phase != "Downloading" and (obj.get("status") or {}).get("progress") is not None:
-            # Progress belongs to the fetcher's field manager, so only a plain patch can clear it once done.
+        """Apply `status` if it differs from the cached one; True when something was written.
+
+        Progress belongs to the fetcher's field manager, so only a plain patch can clear it once the download is
+        over. It is cleared before the new phase is written, so nobody sees a Ready model with progress. Our
+        cache may not show the fetcher's last report yet, so any change of phase clears it too, not only a
+        cached progress: one extra write per transition, none at steady state.
+        """
+        cached = obj.get("status") or {}
+        cleared = False
+        if status.phase != "Downloading" and (
+            cached.get("progress") is not None or cached.get("phase") != status.phase
+        ):
             meta = obj["metadata"]
             await self._client.patch_status(
                 MODELS, meta["name"], {"status": {"progress": None}}, namespace=meta["namespace"]
             )
-            return True
-        return written is not None
+            cleared = cached.get("progress") is not None
+        written = await self._apply.ensure_status(MODELS, obj, to_wire(status), foreign=FETCHER_STATUS_FIELDS)
+        return cleared or written is not None
 
     async def _announce(self, obj: Obj, before: ModelStatus | None, after: ModelStatus) -> None:
         """Events for transitions only; the recorder folds repeats of one failure into a count."""
