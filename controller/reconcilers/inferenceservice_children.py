@@ -38,7 +38,7 @@ from controller.kube.resources import (
     SERVICES,
 )
 from controller.reconcilers.apply import Applier, needs_apply
-from controller.reconcilers.inferenceservice_monitors import ABSENT, PENDING, READY, ServiceMonitorCache
+from controller.reconcilers.inferenceservice_monitors import ABSENT, PENDING, ServiceMonitorCache
 from controller.reconcilers.inferenceservice_status import MONITORING
 from controller.reconcilers.inferenceservice_watch import MONITORS_BY_OWNER, OWNER_ANNOTATION
 from controller.reconcilers.replicas_handoff import (
@@ -207,23 +207,28 @@ class ChildWriter:
 
     async def sweep_dcgm(
         self, *, namespace: str, name: str, keep: str | None = None, owner: Object | None = None
-    ) -> int:
-        """Delete the DCGM monitors labelled for this service (all but `keep`); the owner may be gone."""
+    ) -> bool:
+        """Delete the DCGM monitors labelled for this service (all but `keep`); the owner may be gone.
+
+        False while the monitor caches are still filling: a leftover monitor may not be cached yet (each
+        namespace has its own informer, and one's initial list can wake the owner before the other's has
+        synced), so the caller must come back rather than take "nothing found" as swept.
+        """
         monitors = self._caches.monitors
-        if monitors.state != READY:
-            return 0
-        deleted = 0
+        if monitors.state == ABSENT:
+            return True
+        if monitors.state == PENDING:
+            return False
         for monitor in monitors.by_index(MONITORS_BY_OWNER, f"{namespace}/{name}"):
             if monitor["metadata"]["name"] == keep or _terminating(monitor):
                 continue
             if await self._applier.ensure_absent(SERVICE_MONITORS, monitor):
-                deleted += 1
                 log.info("deleted DCGM ServiceMonitor", monitor=monitor["metadata"]["name"])
                 if owner is not None:
                     await self._event(
                         owner, "Deleted", f"deleted DCGM ServiceMonitor {monitor['metadata']['name']}"
                     )
-        return deleted
+        return True
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 

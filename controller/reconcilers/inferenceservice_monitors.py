@@ -3,8 +3,10 @@
 ServiceMonitors are optional: many clusters have no Prometheus Operator. An informer for a kind the server does
 not serve never syncs, and the manager would refuse to start; so the controller watches the one CRD
 (`servicemonitors.monitoring.coreos.com`, by field selector) and starts ServiceMonitor informers only once it
-is Established. Until then `state` says ABSENT and the reconciler reports "skipped" in a condition instead of
-failing; between the CRD appearing and the cache filling it says PENDING and the reconciler comes back shortly.
+is Established. While the CRD is known to be missing `state` says ABSENT and the reconciler reports "skipped"
+in a condition instead of failing. Until the CRD cache has been looked at, and between the CRD appearing and every
+namespace's cache filling, it says PENDING and the reconciler comes back shortly: an answer from a half-filled
+cache would let a leftover monitor go unswept.
 
 Only objects labelled `app.kubernetes.io/managed-by: llmkube` are cached: every namespace when the controller
 watches the whole cluster, else its own namespace plus the DCGM exporter's (where the GPU monitors live).
@@ -64,6 +66,8 @@ class ServiceMonitorCache:
         self._indexers = indexers
         self._handlers: list[EventHandler] = []
         self._informers: list[Informer] = []
+        # Set once `run` has seen the CRD cache; before that, "no informers" means "not known yet", not ABSENT.
+        self._looked = False
         # Created in `run`, inside the event loop; events before that find nobody waiting.
         self._crd_changed: anyio.Event | None = None
         crds.add_event_handler(_Signal(self))
@@ -75,7 +79,7 @@ class ServiceMonitorCache:
     @property
     def state(self) -> MonitorState:
         if not self._informers:
-            return ABSENT
+            return ABSENT if self._looked else PENDING
         if not all(informer.has_synced() for informer in self._informers):
             return PENDING
         return READY
@@ -102,21 +106,28 @@ class ServiceMonitorCache:
             self._crd_changed = anyio.Event()
             if crd_established(self._crds.store.get(SERVICE_MONITOR_CRD)):
                 break
+            self._looked = True
             await self._crd_changed.wait()
         log.info("ServiceMonitor CRD established; watching ServiceMonitors", namespaces=self._namespaces)
+        informers = [self._informer(namespace) for namespace in self._namespaces]
+        # All at once: `state` must never judge by the first namespace's cache while another's is still missing.
+        self._informers = informers
+        self._looked = True
         async with anyio.create_task_group() as tg:
-            for namespace in self._namespaces:
-                informer = Informer(
-                    self._client,
-                    SERVICE_MONITORS,
-                    namespace=namespace,
-                    label_selector=self._label_selector,
-                    indexers=self._indexers,
-                )
-                for handler in self._handlers:
-                    informer.add_event_handler(handler)
-                self._informers.append(informer)
+            for informer in informers:
                 await tg.start(informer.run)
+
+    def _informer(self, namespace: str | None) -> Informer:
+        informer = Informer(
+            self._client,
+            SERVICE_MONITORS,
+            namespace=namespace,
+            label_selector=self._label_selector,
+            indexers=self._indexers,
+        )
+        for handler in self._handlers:
+            informer.add_event_handler(handler)
+        return informer
 
 
 class _Signal:

@@ -86,8 +86,8 @@ class InferenceServiceReconciler:
     async def reconcile(self, request: Request) -> Result:
         obj = self._services.get_by_name(request.name, request.namespace)
         if obj is None or obj.get("metadata", {}).get("deletionTimestamp"):
-            await self._children.sweep_dcgm(namespace=request.namespace, name=request.name)
-            return Result()
+            swept = await self._children.sweep_dcgm(namespace=request.namespace, name=request.name)
+            return Result() if swept else Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS)
         try:
             isvc = from_wire(obj, InferenceService)
         except WireError as err:
