@@ -41,7 +41,7 @@ from aiohttp import web
 from controller.builders.labels import resource_name
 from controller.kube import KubeClient
 from hack.llama import llama_server_binary, smollm2_gguf
-from hack.localcluster.base import ClusterBase, kubectl_binary
+from hack.localcluster.base import LLMKUBE_CRDS, ClusterBase, kubectl_binary
 from hack.localcluster.cluster import LocalCluster
 from hack.localcluster.podrunner import PodRunner
 from hack.localcluster.processes import interrupt_on_termination
@@ -121,10 +121,7 @@ def install(cluster: ClusterBase, workdir: Path) -> None:
     manifest = workdir / "install.yaml"
     manifest.write_text(yaml.safe_dump_all(docs))
     cluster.kubectl("apply", "--server-side", "-f", str(manifest))
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/models.inference.llmkube.dev", "crd/inferenceservices.inference.llmkube.dev",
-    )  # fmt: skip
+    cluster.wait_for_crds(LLMKUBE_CRDS)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
 
 

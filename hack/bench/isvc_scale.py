@@ -50,7 +50,6 @@ from hack.localcluster import ReusedCluster, cpu_node
 
 CREATE_CONCURRENCY = 32
 API_VERSION = "inference.llmkube.dev/v1alpha1"
-CRD_BASES = Path(__file__).resolve().parents[2] / "config" / "crd" / "bases"
 
 
 class FirstSeen:
@@ -110,17 +109,7 @@ async def prepare(kube: KubeClient, kubeconfig: Path, namespace: str) -> None:
         if name not in existing:
             await anyio.to_thread.run_sync(cluster.add_node, cpu_node(name))
     await anyio.to_thread.run_sync(lambda: cluster.add_persistent_volumes(capacity="1Gi"))
-    # The CRDs as `kubectl apply -k config/crd` installs them; re-applying current ones changes nothing.
-    await anyio.to_thread.run_sync(lambda: cluster.kubectl("apply", "--server-side", "-f", str(CRD_BASES)))
-    await anyio.to_thread.run_sync(
-        lambda: cluster.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/models.inference.llmkube.dev",
-            "crd/inferenceservices.inference.llmkube.dev",
-        )
-    )
+    await anyio.to_thread.run_sync(cluster.install_crds)
     await kube.create(NAMESPACES, {"metadata": {"name": namespace}})
     await kube.create(
         PERSISTENT_VOLUME_CLAIMS,

@@ -24,6 +24,10 @@ from hack.localcluster.inventory import (
 )
 from hack.localcluster.rest import Response, RestClient, wait_until
 
+#: The CRDs `python -m api.crdgen` writes, which `kubectl apply -k config/crd` installs.
+CRD_BASES = Path(__file__).resolve().parents[2] / "config" / "crd" / "bases"
+LLMKUBE_CRDS = ("models.inference.llmkube.dev", "inferenceservices.inference.llmkube.dev")
+
 
 class ClusterNotOwnedError(RuntimeError):
     """The operation needs the control-plane processes, which belong to another process."""
@@ -84,6 +88,22 @@ class ClusterBase:
             text=True,
             input=input_text,
             timeout=120,
+        )
+
+    # -- API --------------------------------------------------------------------------------------------
+
+    def install_crds(self, *, timeout_seconds: int = 60) -> None:
+        """Apply the LLMKube CRDs (server-side: re-applying current ones changes nothing) until they are served."""
+        self.kubectl("apply", "--server-side", "-f", str(CRD_BASES))
+        self.wait_for_crds(LLMKUBE_CRDS, timeout_seconds=timeout_seconds)
+
+    def wait_for_crds(self, names: Iterable[str], *, timeout_seconds: int = 60) -> None:
+        """Wait until each named CRD is Established, i.e. the API server serves its kind."""
+        self.kubectl(
+            "wait",
+            "--for=condition=Established",
+            f"--timeout={timeout_seconds}s",
+            *(f"crd/{name}" for name in names),
         )
 
     # -- inventory --------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from controller.config import ControllerConfig
 from hack.localcluster import ClusterBase
 
 REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO / "config" / "crd" / "bases"
 SAMPLES = sorted(p for p in (REPO / "config" / "samples").glob("*.yaml") if p.name != "kustomization.yaml")
 API_VERSION = "inference.llmkube.dev/v1alpha1"
 CONTROLLER_ACCOUNT = "system:serviceaccount:llmkube-system:llmkube-controller-manager"
@@ -25,14 +24,7 @@ CONTROLLER_ACCOUNT = "system:serviceaccount:llmkube-system:llmkube-controller-ma
 
 @pytest.fixture(scope="module")
 def crds(local_cluster: ClusterBase) -> ClusterBase:
-    local_cluster.kubectl("apply", "-f", str(CRDS))
-    local_cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/models.inference.llmkube.dev",
-        "crd/inferenceservices.inference.llmkube.dev",
-    )
+    local_cluster.install_crds()
     return local_cluster
 
 

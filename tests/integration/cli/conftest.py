@@ -20,22 +20,13 @@ from typer.testing import CliRunner
 from hack.localcluster import ClusterBase
 from llmkube.cli.main import app
 
-REPO = Path(__file__).resolve().parents[3]
-CRDS = REPO / "config" / "crd" / "bases"
 LLMKUBE = str(Path(sys.executable).parent / "llmkube")
 
 
 @pytest.fixture(scope="session")
 def cluster(local_cluster: ClusterBase) -> ClusterBase:
     """The local cluster with the LLMKube CRDs established."""
-    local_cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
-    local_cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/models.inference.llmkube.dev",
-        "crd/inferenceservices.inference.llmkube.dev",
-    )
+    local_cluster.install_crds()
     return local_cluster
 
 

@@ -30,7 +30,6 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "config" / "samples"
-CRDS = REPO / "config" / "crd" / "bases"
 API_VERSION = "inference.llmkube.dev/v1alpha1"
 
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator"

@@ -41,7 +41,6 @@ from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.reconcilers.isvc_harness import (
-    CRDS,
     args_follow,
     condition,
     container,
@@ -63,14 +62,7 @@ CONFIG = ControllerConfig()
 
 @pytest.fixture(scope="module")
 def api_crds(local_cluster: ClusterBase) -> ClusterBase:
-    local_cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
-    local_cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/models.inference.llmkube.dev",
-        "crd/inferenceservices.inference.llmkube.dev",
-    )
+    local_cluster.install_crds()
     return local_cluster
 
 
@@ -548,7 +540,7 @@ def service_monitor_crd_installed(api_crds: ClusterBase, tmp_path_factory: pytes
     manifest = tmp_path_factory.mktemp("crd") / "servicemonitors.json"
     manifest.write_text(json.dumps(service_monitor_crd()))
     api_crds.kubectl("apply", "--server-side", "-f", str(manifest))
-    api_crds.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{SERVICE_MONITOR_CRD}")
+    api_crds.wait_for_crds([SERVICE_MONITOR_CRD])
     api_crds.kubectl("create", "namespace", CONFIG.dcgm_namespace, check=False)
 
 
