@@ -88,8 +88,13 @@ class Applier:
         """
         return await self._client.apply(resource, body, field_manager=field_manager, force=False)
 
-    async def ensure_absent(self, resource: Resource, current: Object | None) -> bool:
-        """Delete `current` if it exists; True when a delete was sent. Already gone is success."""
+    async def ensure_absent(
+        self, resource: Resource, current: Object | None, *, propagation_policy: str = "Background"
+    ) -> bool:
+        """Delete `current` if it exists; True when a delete was sent. Already gone is success.
+
+        "Foreground" keeps the object visible, being deleted, until its dependents (a Job's pods) are gone.
+        """
         if current is None:
             return False
         metadata = current["metadata"]
@@ -98,6 +103,7 @@ class Applier:
                 resource,
                 metadata["name"],
                 namespace=metadata.get("namespace"),
+                propagation_policy=propagation_policy,
                 precondition_uid=metadata.get("uid"),
             )
         except NotFound:

@@ -112,7 +112,6 @@ class ServiceMonitorCache:
         informers = [self._informer(namespace) for namespace in self._namespaces]
         # All at once: `state` must never judge by the first namespace's cache while another's is still missing.
         self._informers = informers
-        self._looked = True
         async with anyio.create_task_group() as tg:
             for informer in informers:
                 await tg.start(informer.run)

@@ -21,7 +21,6 @@ steady cluster sees no writes. Status fields the fetcher owns (`progress`) are n
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
@@ -158,22 +157,10 @@ class ModelReconciler:
             elif disposition == "replaced":
                 replaced = job
                 if not job["metadata"].get("deletionTimestamp"):
-                    await self._delete_in_foreground(job)
+                    await self._apply.ensure_absent(JOBS, job, propagation_policy="Foreground")
             else:
                 await self._apply.ensure_absent(JOBS, job)
         return current, replaced
-
-    async def _delete_in_foreground(self, job: Obj) -> None:
-        """Delete `job` so that it stays visible, being deleted, until its pods are gone."""
-        meta = job["metadata"]
-        with contextlib.suppress(NotFound):
-            await self._client.delete(
-                JOBS,
-                meta["name"],
-                namespace=meta["namespace"],
-                propagation_policy="Foreground",
-                precondition_uid=meta["uid"],
-            )
 
     async def _start(self, obj: Obj, model: Model, cache_key: str, *, attempt: int) -> Result:
         now = self._now()

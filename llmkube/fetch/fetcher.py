@@ -59,18 +59,17 @@ async def fetch(
     """Raises `FetchError` (with the reason the Model's Degraded condition shows) when the fetch fails."""
     entry = CacheEntry(request.cache_dir / request.cache_key)
     identity = request.source_identity
-    cached = entry.reusable(source_identity=identity, expected_sha256=request.expected_sha256)
-    if cached is not None:
-        log_event("reuse", path=str(entry.model), sha256=cached.sha256)
-        return _result(request, entry, cached, reused=True)
+    # Checked before taking the lock too, so a published file is reused even from a read-only cache.
+    reused = _reuse(request, entry, identity)
+    if reused is not None:
+        return reused
 
     entry.prepare()
     async with exclusive_entry(entry.directory):
         # Another fetch of the same file may have published it while this one waited for the lock.
-        cached = entry.reusable(source_identity=identity, expected_sha256=request.expected_sha256)
-        if cached is not None:
-            log_event("reuse", path=str(entry.model), sha256=cached.sha256)
-            return _result(request, entry, cached, reused=True)
+        reused = _reuse(request, entry, identity)
+        if reused is not None:
+            return reused
         return await _download(
             request,
             entry=entry,
@@ -80,6 +79,15 @@ async def fetch(
             clock=clock,
             sleep=sleep,
         )
+
+
+def _reuse(request: FetchRequest, entry: CacheEntry, identity: str) -> FetchResult | None:
+    """The result for the file already published in `entry`, when its record matches the request."""
+    cached = entry.reusable(source_identity=identity, expected_sha256=request.expected_sha256)
+    if cached is None:
+        return None
+    log_event("reuse", path=str(entry.model), sha256=cached.sha256)
+    return _result(request, entry, cached, reused=True)
 
 
 async def _download(
