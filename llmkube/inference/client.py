@@ -66,8 +66,15 @@ class ChatClient:
         url = self.base_url + CHAT_PATH
         started = self._clock()
         answered = False
+        # llama-server (b11434) hangs up after every streamed response although it advertises keep-alive. By then
+        # the client has read the end of the stream and pooled the connection, and the next request would meet
+        # a dead one (several, with concurrent streams, more than one retry can absorb). Asking for
+        # `Connection: close` makes the server say so, and the connection is never pooled.
+        headers = {"Connection": "close"} if request.stream else None
         try:
-            async with self._session.post(url, json=request.body(), timeout=self._timeout) as response:
+            async with self._session.post(
+                url, json=request.body(), headers=headers, timeout=self._timeout
+            ) as response:
                 answered = True
                 if response.status >= 400:
                     raise ServerError(
@@ -76,12 +83,7 @@ class ChatClient:
                     )
                 if not request.stream:
                     return await self._read_whole(response, started=started, on_text=on_text)
-                try:
-                    return await self._read_stream(response, started=started, on_text=on_text)
-                finally:
-                    # llama-server (b11434) hangs up after a streamed response although it advertises
-                    # keep-alive; a pooled connection would fail the next request, so never pool it.
-                    response.close()
+                return await self._read_stream(response, started=started, on_text=on_text)
         except aiohttp.ClientConnectorError as exc:
             raise EndpointUnreachable(f"cannot reach {self.base_url}: {_reason(exc.os_error)}") from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:

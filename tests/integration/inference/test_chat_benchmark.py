@@ -109,3 +109,25 @@ def test_benchmark_table_and_markdown_render_from_live_results(llama_server: str
     assert result.returncode == 0, result.stderr
     assert "### Latency (ms)" in result.stdout
     assert result.stderr == ""
+
+
+def test_concurrent_streams_never_fail_on_a_connection_the_server_dropped(llama_server: str) -> None:
+    # llama-server hangs up after each streamed answer while advertising keep-alive; with several clients,
+    # pooled dead connections used to outnumber the client's single retry.
+    result = llmkube(
+        "benchmark",
+        "--endpoint",
+        llama_server,
+        "-n",
+        "10",
+        "--concurrency",
+        "4",
+        "--max-tokens",
+        "8",
+        "-o",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["errors"] == 0
+    assert [level["requests"] for level in report["levels"]] == [40]

@@ -12,12 +12,14 @@ from llmkube.inference import ChatMessage, ChatRequest, open_chat_client
 QUESTION = ChatMessage(role="user", content="hi")
 
 
-async def read_request(reader: asyncio.StreamReader) -> None:
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """Reads one request; returns its head (request line and headers)."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = next(
         int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
     )
     await reader.readexactly(length)
+    return head
 
 
 def streamed_answer() -> bytes:
@@ -61,6 +63,53 @@ async def test_streamed_requests_never_reuse_a_connection_the_server_dropped() -
             completion = await client.complete(ChatRequest(messages=(QUESTION,)))
             assert completion.text == "ok"
     assert len(connections) == 3
+
+
+@contextlib.asynccontextmanager
+async def doomed_keep_alive_server() -> AsyncIterator[str]:
+    """Streams one answer per connection like llama-server: it honours `Connection: close` in the request, and
+    otherwise advertises keep-alive but drops the connection, unanswered, when a next request arrives on it. (The
+    real server hangs up at once; a client that pooled the connection before noticing meets the same end.)"""
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            head = await read_request(reader)
+            if b"connection: close" in head.lower():
+                writer.write(
+                    streamed_answer().replace(b"Keep-Alive: timeout=5, max=100", b"Connection: close")
+                )
+                await writer.drain()
+            else:
+                writer.write(streamed_answer())
+                await writer.drain()
+                await reader.read(1)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with server:
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+
+async def test_concurrent_streams_leave_no_connection_behind_for_the_next_request() -> None:
+    # Two streams at once would pool two doomed connections; the next request would meet one, and its single
+    # retry the other.
+    async with doomed_keep_alive_server() as url, open_chat_client(url) as client:
+        answers = await asyncio.gather(
+            *(client.complete(ChatRequest(messages=(QUESTION,))) for _ in range(2))
+        )
+        assert [a.text for a in answers] == ["ok", "ok"]
+        assert (await client.complete(ChatRequest(messages=(QUESTION,)))).text == "ok"
 
 
 async def test_request_on_a_stale_pooled_connection_is_sent_again() -> None:
