@@ -234,7 +234,12 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
             ready = await wait_for(
                 getter(kube, INFERENCE_SERVICES, "big", namespace), phase_is("Ready"), what="Ready"
             )
-            events = (await kube.list(EVENTS, namespace=namespace)).items
+            # The Event about a transition is posted just after the status that shows it.
+            await wait_for(
+                lambda: event_reasons_about(kube, namespace, "big"),
+                lambda reasons: {"InsufficientGPU", "ReplicasReady"} <= reasons,
+                what="InsufficientGPU and ReplicasReady Events",
+            )
     finally:
         # Other tests expect no node with more than 8 GPUs.
         for node in (first.name, f"{pool}-2"):
@@ -244,8 +249,11 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
     assert condition(waiting, "Ready")["reason"] == "InsufficientGPU"
     assert condition(waiting, "Degraded")["status"] == "True"
     assert (ready["status"]["readyReplicas"], condition(ready, "Degraded")["status"]) == (2, "False")
-    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "big"}
-    assert {"InsufficientGPU", "ReplicasReady"} <= reasons
+
+
+async def event_reasons_about(kube: KubeClient, namespace: str, name: str) -> set[str]:
+    events = await kube.list(EVENTS, namespace=namespace, field_selector=f"involvedObject.name={name}")
+    return {event["reason"] for event in events.items}
 
 
 def attrs_with_labels(node: FakeNode, labels: dict[str, str]) -> FakeNode:

@@ -230,7 +230,12 @@ async def test_a_checksum_mismatch_is_degraded_and_never_ready(
         assert condition(failed, "Ready")["status"] == "False"
         assert "sha256" not in failed["status"]
         assert not (env.kubelet.claim_dir("llmkube-model-cache") / cache_key_for(url) / "model.gguf").exists()
-        assert (await event_reasons(env.kube, env.namespace, "bad-sum")).get("DownloadFailed", 0) >= 1
+        # The Event about a transition is posted just after the status that shows it.
+        await wait_for(
+            lambda: event_reasons(env.kube, env.namespace, "bad-sum"),
+            lambda reasons: reasons.get("DownloadFailed", 0) >= 1,
+            what="the failure recorded",
+        )
 
 
 async def test_a_wrong_sha256_set_after_the_download_finished_is_degraded_and_never_ready(
