@@ -12,6 +12,7 @@ injectable so that tests, and two managers in one process, never collide in the 
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -71,10 +72,17 @@ def register_phase_counts(
 
 
 class DownloadMetrics:
-    """What finished downloads moved and how long they took, by kind of source (huggingFace, url, pvc)."""
+    """What finished downloads moved and how long they took, by kind of source (huggingFace, url, pvc).
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    Each download Job counts once. The reconciler can see one finished Job twice: a later pass may read the
+    Model from a cache that has not yet caught up with the Ready status the first pass wrote.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, remembered_jobs: int = 4096) -> None:
         registry = registry or REGISTRY
+        # Least recently counted first; bounded, since a Job is only ever seen twice within moments.
+        self._counted: OrderedDict[str, None] = OrderedDict()
+        self._remembered_jobs = remembered_jobs
         self.bytes_total = Counter(
             "llmkube_model_download_bytes_total",
             "Bytes of model files downloaded into a cache (files reused from the cache count nothing).",
@@ -92,7 +100,14 @@ class DownloadMetrics:
             self.bytes_total.labels(source)
             self.seconds.labels(source)
 
-    def observe(self, *, source: str, size_bytes: int | None, seconds: float | None, reused: bool) -> None:
+    def observe(
+        self, *, job_uid: str, source: str, size_bytes: int | None, seconds: float | None, reused: bool
+    ) -> None:
+        if job_uid in self._counted:
+            return
+        self._counted[job_uid] = None
+        if len(self._counted) > self._remembered_jobs:
+            self._counted.popitem(last=False)
         if not reused and size_bytes:
             self.bytes_total.labels(source).inc(size_bytes)
         if not reused and seconds is not None and seconds >= 0:

@@ -221,6 +221,7 @@ class ModelReconciler:
         await self._announce(obj, model.status, status)
         if status.phase == "Ready" and outcome.result is not None and not _was_ready(model.status, cache_key):
             self._metrics.observe(
+                job_uid=job["metadata"]["uid"],
                 source=source_kind(model.spec.source),
                 size_bytes=outcome.result.size_bytes,
                 seconds=download_seconds(job, outcome),

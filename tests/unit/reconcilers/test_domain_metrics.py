@@ -25,10 +25,23 @@ def test_models_are_counted_by_phase_at_scrape_time_with_every_phase_present() -
 def test_a_file_reused_from_the_cache_counts_no_download() -> None:
     registry = CollectorRegistry()
     metrics = DownloadMetrics(registry)
-    metrics.observe(source="url", size_bytes=100, seconds=2.0, reused=True)
-    metrics.observe(source="url", size_bytes=40, seconds=1.0, reused=False)
+    metrics.observe(job_uid="a", source="url", size_bytes=100, seconds=2.0, reused=True)
+    metrics.observe(job_uid="b", source="url", size_bytes=40, seconds=1.0, reused=False)
     assert registry.get_sample_value("llmkube_model_download_bytes_total", {"source": "url"}) == 40
     assert registry.get_sample_value("llmkube_model_download_seconds_count", {"source": "url"}) == 1
+
+
+def test_a_download_job_seen_twice_counts_once() -> None:
+    registry = CollectorRegistry()
+    metrics = DownloadMetrics(registry, remembered_jobs=2)
+    for uid in ("a", "a", "b", "a"):
+        metrics.observe(job_uid=uid, source="url", size_bytes=10, seconds=1.0, reused=False)
+    assert registry.get_sample_value("llmkube_model_download_bytes_total", {"source": "url"}) == 20
+    assert registry.get_sample_value("llmkube_model_download_seconds_count", {"source": "url"}) == 2
+    # Only the most recent Jobs are remembered: one long gone would count again, which never happens in practice.
+    metrics.observe(job_uid="c", source="url", size_bytes=10, seconds=1.0, reused=False)
+    metrics.observe(job_uid="a", source="url", size_bytes=10, seconds=1.0, reused=False)
+    assert registry.get_sample_value("llmkube_model_download_bytes_total", {"source": "url"}) == 40
 
 
 def test_download_series_exist_at_zero_before_any_download() -> None:
