@@ -120,7 +120,7 @@ def install(cluster: ClusterBase, workdir: Path) -> None:
     docs = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] != "Deployment"]
     manifest = workdir / "install.yaml"
     manifest.write_text(yaml.safe_dump_all(docs))
-    cluster.kubectl("apply", "--server-side", "-f", str(manifest))
+    cluster.apply(manifest)
     cluster.wait_for_crds(LLMKUBE_CRDS)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
 

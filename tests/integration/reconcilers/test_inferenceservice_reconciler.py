@@ -41,6 +41,7 @@ from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.reconcilers.isvc_harness import (
+    CountingKubeClient,
     args_follow,
     condition,
     container,
@@ -231,8 +232,11 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
             await anyio.to_thread.run_sync(
                 lambda: local_cluster.add_node(attrs_with_labels(second, {"llmkube.dev/pool": pool}))
             )
+            # Ready comes from the Deployment and Degraded from the pods: two watches, either may be first.
             ready = await wait_for(
-                getter(kube, INFERENCE_SERVICES, "big", namespace), phase_is("Ready"), what="Ready"
+                getter(kube, INFERENCE_SERVICES, "big", namespace),
+                lambda o: phase_is("Ready")(o) and condition(o, "Degraded").get("status") == "False",
+                what="Ready and not Degraded",
             )
             # The Event about a transition is posted just after the status that shows it.
             await wait_for(
@@ -547,7 +551,7 @@ def service_monitor_crd_installed(api_crds: ClusterBase, tmp_path_factory: pytes
     apiserver answer 429 or hang while the old storage is torn down."""
     manifest = tmp_path_factory.mktemp("crd") / "servicemonitors.json"
     manifest.write_text(json.dumps(service_monitor_crd()))
-    api_crds.kubectl("apply", "--server-side", "-f", str(manifest))
+    api_crds.apply(manifest)
     api_crds.wait_for_crds([SERVICE_MONITOR_CRD])
     api_crds.kubectl("create", "namespace", CONFIG.dcgm_namespace, check=False)
 
@@ -628,6 +632,16 @@ async def test_a_dcgm_monitor_left_by_a_service_deleted_while_the_controller_was
 # -- steady state ---------------------------------------------------------------------------------------------
 
 
+async def until_quiet(client: CountingKubeClient, *, quiet_for: float, within: float) -> None:
+    """Return once the controller has sent no write for `quiet_for` seconds."""
+    with anyio.fail_after(within):
+        while True:
+            seen = len(client.writes)
+            await anyio.sleep(quiet_for)
+            if len(client.writes) == seen:
+                return
+
+
 def controller_writes(events: list[dict[str, Any]], *, namespace: str) -> list[str]:
     """The write requests the test's controller sent, as "verb resource/name", from audit events.
 
@@ -664,7 +678,7 @@ async def test_fifty_ready_services_cause_no_writes_for_a_minute(
             within=240,
             what="50 Ready services",
         )
-        await anyio.sleep(5)  # let the last watch events (Deployment status, Events) settle
+        await until_quiet(client, quiet_for=10.0, within=120.0)  # the last status writes and Events settle
         before = len(client.writes)
         window_start = datetime.now(UTC)
         await anyio.sleep(60)
