@@ -51,6 +51,7 @@ class ContainerRun:
     stdout: str
     stderr: str
     message: str
+    finished_at: str  # as reported in the pod's status: RFC 3339, whole seconds
 
 
 class PodRunner:
@@ -134,6 +135,7 @@ class PodRunner:
             stdout=stdout,
             stderr=stderr,
             message=message,
+            finished_at=_rfc3339(finished),
         )
         self.runs.append(run)
         await self._report(pod, container, run, started=started, finished=finished)
@@ -189,7 +191,7 @@ class PodRunner:
             "reason": "Completed" if succeeded else "Error",
             "message": run.message,
             "startedAt": _rfc3339(started),
-            "finishedAt": _rfc3339(finished),
+            "finishedAt": run.finished_at,
         }
         status = {
             "phase": "Succeeded" if succeeded else "Failed",

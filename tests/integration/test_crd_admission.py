@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,13 @@ def test_controller_account_may_create_the_fetch_identity(local_cluster: Cluster
     # apiserver's own check that the manager role is not too narrow for the download Jobs' identity. Created for
     # real (the binding's check reads the Role), in the module's namespace, which is deleted afterwards.
     local_cluster.kubectl("apply", "-k", str(REPO / "config" / "default"))
+    # The authorizer reads RBAC from its own cache, which learns of a new binding a moment after it is written.
+    deadline = time.monotonic() + 30
+    while not local_cluster.kubectl(
+        "auth", "can-i", "create", "rolebindings", f"--as={CONTROLLER_ACCOUNT}", "-n", namespace, check=False
+    ).stdout.startswith("yes"):
+        assert time.monotonic() < deadline, "the controller's RBAC never took effect"
+        time.sleep(0.2)
 
     for manifest in desired_fetch_rbac(namespace=namespace, config=ControllerConfig()):
         result = local_cluster.kubectl(

@@ -70,11 +70,22 @@ def host_serving(isvc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 async def wait_for_host_serving(
-    kube: KubeClient, namespace: str, *, reason: str = "Serving", within: float = 120.0
+    kube: KubeClient,
+    namespace: str,
+    *,
+    reason: str = "Serving",
+    generation: int | None = None,
+    within: float = 120.0,
 ) -> dict[str, Any]:
+    """The HostServing condition once it has `reason` (for `generation` of the spec, when given)."""
+
     async def reached() -> dict[str, Any] | None:
         condition = host_serving(await kube.get(INFERENCE_SERVICES, SERVICE_NAME, namespace=namespace))
-        return condition if condition is not None and condition.get("reason") == reason else None
+        if condition is None or condition.get("reason") != reason:
+            return None
+        if generation is not None and condition.get("observedGeneration") != generation:
+            return None
+        return condition
 
     found: dict[str, Any] = await eventually(reached, within=within, what=f"HostServing reason {reason}")
     return found

@@ -140,9 +140,9 @@ def test_wait_fails_with_the_models_reason(cli: Cli, cluster: ClusterBase, names
 
 
 def test_wait_times_out_with_exit_status_1(cli: Cli) -> None:
-    result = cli("deploy", "smollm2-135m", "--wait", "--timeout", "2")
+    result = cli("deploy", "smollm2-135m", "--wait", "--timeout", "5")
     assert result.exit_code == 1
-    assert "not Ready after 2s" in result.stderr
+    assert "not Ready after 5s" in result.stderr
     assert "Model Pending" in result.stderr  # the plain progress lines of a non-terminal
 
 

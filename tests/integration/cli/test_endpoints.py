@@ -5,7 +5,9 @@ names it directly, and for the fake pod kwok's PortForward routes the pod's port
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,6 +72,12 @@ def _pod(namespace: str) -> dict[str, Any]:
     }
 
 
+def _wait_for_default_account(cluster: ClusterBase, namespace: str) -> None:
+    """A pod is refused until its namespace's default ServiceAccount exists, which a busy cluster takes a moment
+    to create."""
+    cluster.kubectl("wait", "-n", namespace, "--for=create", "--timeout=60s", "serviceaccount/default")
+
+
 def _wait_for_ready_pod(cluster: ClusterBase, namespace: str) -> None:
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=60s", f"pod/{SERVICE}-0")
 
@@ -83,7 +91,20 @@ def _mark_pod_ready(cluster: ClusterBase, namespace: str) -> None:
     )
 
 
-def _benchmark(cli: Cli) -> Any:
+def _with_pod_ready(
+    cluster: ClusterBase, namespace: str, run: Callable[[], subprocess.CompletedProcess[str]]
+) -> subprocess.CompletedProcess[str]:
+    """`run()` until it succeeds (30 s at most), marking the pod Ready before each try: see `_mark_pod_ready`."""
+    deadline = time.monotonic() + 30
+    while True:
+        _mark_pod_ready(cluster, namespace)
+        result = run()
+        if result.returncode == 0 or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def _benchmark(cli: Cli) -> subprocess.CompletedProcess[str]:
     return cli.subprocess(
         "benchmark", NAME, "-n", "1", "--warmup", "0", "--max-tokens", "8", "-o", "json", timeout=120
     )
@@ -115,6 +136,7 @@ def test_chat_reaches_a_pod_through_a_port_forward(
 ) -> None:
     assert cli("deploy", NAME, "--no-wait").exit_code == 0
     make_ready(cluster, namespace, NAME)
+    _wait_for_default_account(cluster, namespace)
     _create(cluster, _service(namespace, selector=SELECTOR), _pod(namespace))
     _wait_for_ready_pod(cluster, namespace)
     port = urlsplit(llama_server).port
@@ -125,19 +147,16 @@ def test_chat_reaches_a_pod_through_a_port_forward(
     )
 
     # kwok learns of the PortForward through its own watch; until then it refuses the stream.
-    deadline = time.monotonic() + 30
-    while True:
-        _mark_pod_ready(cluster, namespace)
-        result = cli.subprocess("chat", NAME, "-m", "Say hello.", "--max-tokens", "8", "--temperature", "0")
-        if result.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    result = _with_pod_ready(
+        cluster,
+        namespace,
+        lambda: cli.subprocess("chat", NAME, "-m", "Say hello.", "--max-tokens", "8", "--temperature", "0"),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     assert f"(via port-forward to pod/{SERVICE}-0:8080)" in result.stderr
 
-    _mark_pod_ready(cluster, namespace)
-    bench = _benchmark(cli)
+    bench = _with_pod_ready(cluster, namespace, lambda: _benchmark(cli))
     assert bench.returncode == 0, bench.stderr
     assert f"(via port-forward to pod/{SERVICE}-0:8080)" in bench.stderr
 

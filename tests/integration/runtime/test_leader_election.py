@@ -59,9 +59,10 @@ async def test_standby_takes_over_within_lease_duration_after_leader_dies(
     assert lease["spec"]["holderIdentity"] == "standby"
     assert lease["spec"]["leaseTransitions"] >= 1
     # The standby counts the 15 s lease from when it saw the last renewal, which can be up to one jittered retry
-    # period (2 s * 2.2) after the death, and takes over at its first retry after that: at most one more.
+    # period (2 s * 2.2) after the death, and takes over at its first retry after that: at most one more. The
+    # last 3 s are for the API calls on a busy machine.
     print(f"failover after leader death: {took:.1f}s")
-    assert took <= 15 + 2 * (2 * 2.2) + 1, f"failover took {took:.1f}s"
+    assert took <= 15 + 2 * (2 * 2.2) + 3, f"failover took {took:.1f}s"
 
 
 async def test_released_lease_is_taken_over_at_once(
@@ -79,7 +80,8 @@ async def test_released_lease_is_taken_over_at_once(
             leader_scope.cancel()
             took = await eventually(standby.is_leader, within=10)
             tg.cancel_scope.cancel()
-    assert took < 6, f"takeover after release took {took:.1f}s"
+    # At the standby's next retry (2 s * 2.2 at most), plus the API calls on a busy machine: far below 15 s.
+    assert took < 2 * 2.2 + 3, f"takeover after release took {took:.1f}s"
 
 
 async def _run_in(elector: LeaderElector, scope: anyio.CancelScope) -> None:

@@ -201,4 +201,5 @@ async def test_only_the_leader_runs_controllers_and_a_standby_stays_ready(
             managers[leader].stop()  # graceful: releases the lease
             took = await eventually(lambda: controllers[1 - leader].running, within=10)
             managers[1 - leader].stop()
-    assert took < 6
+    # At the standby's next retry (2 s * 2.2 at most), plus the API calls on a busy machine: far below 15 s.
+    assert took < 2 * 2.2 + 3
