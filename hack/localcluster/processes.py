@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -23,6 +24,8 @@ from types import FrameType
 import attrs
 
 _PR_SET_PDEATHSIG = 1
+#: How long a SIGKILLed process may take to exit; only a process stuck in the kernel (I/O) takes any time.
+_KILLED_EXIT_SECONDS = 5.0
 
 # Every component started and not yet stopped, so the atexit hook can reach it; guarded by _live_lock.
 _live: dict[int, ManagedProcess] = {}
@@ -112,8 +115,12 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             _signal_group(pgid, signal.SIGKILL)
             popen.wait()
-        # The leader is gone; anything it left behind in its group gets no grace.
+        # The leader is gone; anything it left behind in its group gets no grace, and is gone when this returns:
+        # a killed process still shows as running until the kernel has scheduled its exit.
         _signal_group(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + _KILLED_EXIT_SECONDS
+        while surviving_processes([pgid]) and time.monotonic() < deadline:
+            time.sleep(0.02)
         with _live_lock:
             _live.pop(popen.pid, None)
 
