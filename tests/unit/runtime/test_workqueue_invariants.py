@@ -92,5 +92,5 @@ class QueueModel(RuleBasedStateMachine):
         assert sorted(delivered) == sorted(expected), "every pending key must be delivered exactly once"
 
 
-QueueModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+QueueModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40)
 TestQueueInvariants = QueueModel.TestCase
