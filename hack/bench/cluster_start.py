@@ -3,8 +3,8 @@
 Not a test. Starts and stops a fresh cluster `--runs` times (etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler, kwok, fake nodes and volumes, each time in a new temporary directory) and prints every start
 time and their median. The target is well under 30 s on 2 cores: the demo, and every test session that does not
-reuse a running cluster, pays it once. The first call builds the binaries when the cache lacks them; that build
-is not timed.
+reuse a running cluster, pays it once. The first start builds the binaries when the cache lacks them; the
+start time never includes that build.
 
     .venv/bin/python -m hack.bench.cluster_start [--runs 3]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from hack.localcluster.binaries import ensure_binaries
 from hack.localcluster.cluster import LocalCluster
 
 
@@ -22,7 +21,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="clusters to start, one after another")
     args = parser.parse_args()
-    ensure_binaries()
     took = []
     for run in range(1, args.runs + 1):
         cluster = LocalCluster.start()

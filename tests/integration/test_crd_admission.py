@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import yaml
 from controller.builders.fetch_rbac import desired_fetch_rbac
 from controller.config import ControllerConfig
 from hack.localcluster import ClusterBase
+from hack.localcluster.rest import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(p for p in (REPO / "config" / "samples").glob("*.yaml") if p.name != "kustomization.yaml")
@@ -144,12 +144,20 @@ def test_controller_account_may_create_the_fetch_identity(local_cluster: Cluster
     # real (the binding's check reads the Role), in the module's namespace, which is deleted afterwards.
     local_cluster.kubectl("apply", "-k", str(REPO / "config" / "default"))
     # The authorizer reads RBAC from its own cache, which learns of a new binding a moment after it is written.
-    deadline = time.monotonic() + 30
-    while not local_cluster.kubectl(
-        "auth", "can-i", "create", "rolebindings", f"--as={CONTROLLER_ACCOUNT}", "-n", namespace, check=False
-    ).stdout.startswith("yes"):
-        assert time.monotonic() < deadline, "the controller's RBAC never took effect"
-        time.sleep(0.2)
+    wait_until(
+        lambda: local_cluster.kubectl(
+            "auth",
+            "can-i",
+            "create",
+            "rolebindings",
+            f"--as={CONTROLLER_ACCOUNT}",
+            "-n",
+            namespace,
+            check=False,
+        ).stdout.startswith("yes"),
+        what="the controller's RBAC to take effect",
+        timeout_seconds=30,
+    )
 
     for manifest in desired_fetch_rbac(namespace=namespace, config=ControllerConfig()):
         result = local_cluster.kubectl(

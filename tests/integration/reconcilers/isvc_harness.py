@@ -23,6 +23,7 @@ from controller.kube import EventRecorder, KubeClient, user_agent
 from controller.kube.resources import MODELS
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
 from controller.runtime.manager import Manager, ManagerOptions
+from tests.integration.reconcilers.counting_client import CountingKubeClient as CountingKubeClient
 from tests.integration.waiting import wait_for as wait_for
 from tests.integration.waiting import wait_gone as wait_gone
 
@@ -36,23 +37,6 @@ PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator"
 PROMETHEUS_OPERATOR_VERSION = "v0.85.0"
 SERVICE_MONITOR_CRD_FILE = "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"
 CACHE = Path.home() / ".cache" / "llmkube"
-
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class CountingKubeClient(KubeClient):
-    """The real client, counting the write requests it sends (by method and path)."""
-
-    writes: list[tuple[str, str]]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writes = []
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        if method in WRITE_METHODS:
-            self.writes.append((method, path))
-        return await super().request(method, path, **kwargs)
 
 
 @contextlib.asynccontextmanager

@@ -1,49 +1,30 @@
-"""What the Model reconciler tests need around the controller: our CRDs installed, the controller running
-in-process on a client that counts its writes, a stand-in kubelet for download pods, and polling helpers."""
+"""What the Model reconciler tests need around the controller: the controller running in-process on a client
+that counts its writes, a stand-in kubelet for download pods, and polling helpers."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
-import yaml
 from prometheus_client import CollectorRegistry
 
 from controller.config import ControllerConfig
 from controller.kube import EventRecorder, KubeClient
-from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, EVENTS, JOBS, MODELS
+from controller.kube.resources import JOBS, MODELS
 from controller.reconcilers.model import FETCH_SELECTOR, setup_model_controller
 from controller.runtime.manager import Manager, ManagerOptions
+from tests.integration.reconcilers.counting_client import CountingKubeClient as CountingKubeClient
 from tests.integration.waiting import wait_for as wait_for
 from tests.integration.waiting import wait_gone as wait_gone
 
 T = TypeVar("T")
 
-REPO = Path(__file__).resolve().parents[3]
-CRDS = REPO / "config" / "crd" / "bases"
 API_VERSION = "inference.llmkube.dev/v1alpha1"
-WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 #: No node carries this label, so download pods stay unscheduled and kwok never fakes their completion.
 FAKE_KUBELET_SELECTOR = {"llmkube.dev/test-kubelet": "true"}
-
-
-class CountingKubeClient(KubeClient):
-    """The real client, noting every write request it sends (method and path)."""
-
-    writes: list[tuple[str, str]]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.writes = []
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        if method in WRITE_METHODS:
-            self.writes.append((method, path))
-        return await super().request(method, path, **kwargs)
 
 
 def model_test_config(**overrides: Any) -> ControllerConfig:
@@ -56,18 +37,6 @@ def model_test_config(**overrides: Any) -> ControllerConfig:
         **overrides,
     }
     return ControllerConfig(**settings)
-
-
-async def install_crds(kube: KubeClient) -> None:
-    for path in sorted(CRDS.glob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
-        await kube.apply(CUSTOM_RESOURCE_DEFINITIONS, crd, field_manager="model-tests")
-        name: str = crd["metadata"]["name"]
-        await wait_for(
-            functools.partial(kube.get, CUSTOM_RESOURCE_DEFINITIONS, name),
-            lambda obj: condition(obj, "Established").get("status") == "True",
-            what=f"CRD {path.name} established",
-        )
 
 
 @contextlib.asynccontextmanager
@@ -119,12 +88,3 @@ async def get_model(kube: KubeClient, name: str, namespace: str) -> dict[str, An
 
 async def fetch_jobs(kube: KubeClient, namespace: str) -> list[dict[str, Any]]:
     return (await kube.list(JOBS, namespace=namespace, label_selector=FETCH_SELECTOR)).items
-
-
-async def event_reasons(kube: KubeClient, namespace: str, name: str) -> dict[str, int]:
-    """Reason -> count of the Events about Model `name`."""
-    events = await kube.list(EVENTS, namespace=namespace, field_selector=f"involvedObject.name={name}")
-    counts: dict[str, int] = {}
-    for event in events.items:
-        counts[event["reason"]] = counts.get(event["reason"], 0) + int(event.get("count") or 1)
-    return counts

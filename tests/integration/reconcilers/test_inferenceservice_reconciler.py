@@ -26,7 +26,6 @@ from controller.kube import KubeClient, NotFound, Resource, user_agent
 from controller.kube.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     DEPLOYMENTS,
-    EVENTS,
     HORIZONTAL_POD_AUTOSCALERS,
     INFERENCE_SERVICES,
     MODELS,
@@ -40,6 +39,7 @@ from controller.kube.resources import (
 from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
+from tests.integration.events import event_reasons
 from tests.integration.reconcilers.isvc_harness import (
     CountingKubeClient,
     args_follow,
@@ -240,8 +240,8 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
             )
             # The Event about a transition is posted just after the status that shows it.
             await wait_for(
-                lambda: event_reasons_about(kube, namespace, "big"),
-                lambda reasons: {"InsufficientGPU", "ReplicasReady"} <= reasons,
+                lambda: event_reasons(kube, namespace, "big"),
+                lambda reasons: {"InsufficientGPU", "ReplicasReady"} <= reasons.keys(),
                 what="InsufficientGPU and ReplicasReady Events",
             )
     finally:
@@ -253,11 +253,6 @@ async def test_a_16_gpu_service_waits_for_gpus_then_recovers_when_a_big_node_joi
     assert condition(waiting, "Ready")["reason"] == "InsufficientGPU"
     assert condition(waiting, "Degraded")["status"] == "True"
     assert (ready["status"]["readyReplicas"], condition(ready, "Degraded")["status"]) == (2, "False")
-
-
-async def event_reasons_about(kube: KubeClient, namespace: str, name: str) -> set[str]:
-    events = await kube.list(EVENTS, namespace=namespace, field_selector=f"involvedObject.name={name}")
-    return {event["reason"] for event in events.items}
 
 
 def attrs_with_labels(node: FakeNode, labels: dict[str, str]) -> FakeNode:

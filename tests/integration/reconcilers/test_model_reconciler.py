@@ -34,14 +34,14 @@ from controller.kube.resources import (
 from controller.reconcilers.model import FETCH_SELECTOR
 from controller.reconcilers.model_fetch import parse_time
 from hack.llama import smollm2_gguf
+from hack.localcluster import ClusterBase
 from hack.localcluster.podrunner import PodRunner
+from tests.integration.events import event_reasons
 from tests.integration.reconcilers.model_harness import (
     CountingKubeClient,
     condition,
-    event_reasons,
     fetch_jobs,
     get_model,
-    install_crds,
     model_manifest,
     model_test_config,
     phase_is,
@@ -96,9 +96,8 @@ async def kube(kubeconfig: Path) -> AsyncIterator[KubeClient]:
 
 
 @pytest.fixture(scope="session")
-async def crds(kubeconfig: Path) -> None:
-    async with KubeClient.connect(kubeconfig=kubeconfig) as client:
-        await install_crds(client)
+def crds(local_cluster: ClusterBase) -> None:
+    local_cluster.install_crds()
 
 
 @pytest.fixture
