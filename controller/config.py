@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import attrs
 
+from api.v1alpha1.well_known import MANAGER
+
 #: The llama.cpp build every default image is pinned to; `llama_args` only uses flags this build accepts.
 LLAMA_CPP_BUILD = "b11434"
 
@@ -75,4 +77,4 @@ class ControllerConfig:
     dcgm_port: str = "gpu-metrics"
 
     #: Server-side apply field manager for everything the controller writes.
-    field_manager: str = "llmkube"
+    field_manager: str = MANAGER

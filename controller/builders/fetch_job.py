@@ -36,8 +36,13 @@ from typing import Any, Literal
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.fetch_result import FetchResult, cache_key_for
 from api.v1alpha1.model import Model
-from controller.builders.labels import (
+from api.v1alpha1.well_known import (
+    CACHE_KEY_LABEL,
     COMPONENT_FETCH,
+    FETCH_ATTEMPT_ANNOTATION,
+    FETCH_INTENT_LABEL,
+)
+from controller.builders.labels import (
     dns1035_name,
     model_labels,
     object_meta,
@@ -50,9 +55,6 @@ from controller.config import ControllerConfig
 CONTAINER_NAME = "fetch"
 TERMINATION_LOG = "/dev/termination-log"
 SOURCE_MOUNT = "/source"
-CACHE_KEY_LABEL = "inference.llmkube.dev/cache-key"
-FETCH_INTENT_LABEL = "inference.llmkube.dev/fetch-intent"
-ATTEMPT_ANNOTATION = "inference.llmkube.dev/fetch-attempt"
 HF_TOKEN_ENV = "HF_TOKEN"
 #: A failure reason becomes a condition reason, so it must fit metav1.Condition's pattern.
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
@@ -145,7 +147,7 @@ def fetch_attempt(job: dict[str, Any] | None) -> int:
     """Which attempt `job` is (1 for the first); 0 when there is no Job. Garbage reads as a first attempt."""
     if job is None:
         return 0
-    value = (job.get("metadata", {}).get("annotations") or {}).get(ATTEMPT_ANNOTATION, "1")
+    value = (job.get("metadata", {}).get("annotations") or {}).get(FETCH_ATTEMPT_ANNOTATION, "1")
     try:
         return max(1, int(value))
     except (TypeError, ValueError):
@@ -207,7 +209,7 @@ def desired_fetch_job(
         labels=labels,
         owner=model,
     )
-    metadata["annotations"] = {ATTEMPT_ANNOTATION: str(attempt)}
+    metadata["annotations"] = {FETCH_ATTEMPT_ANNOTATION: str(attempt)}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.v1alpha1.model import GROUP
-from controller.builders.labels import (
+from api.v1alpha1.well_known import (
     APP_NAME,
     COMPONENT_FETCH,
     COMPONENT_LABEL,

@@ -1,4 +1,5 @@
-"""Names, labels and owner references shared by every object the controller creates.
+"""Names, labels and owner references shared by every object the controller creates (the label keys themselves
+are in api.v1alpha1.well_known).
 
 Object names: Services need DNS-1035 labels (lowercase alphanumerics and '-', starting with a letter, at most 63
 characters), while Model and InferenceService names are DNS-1123 subdomains (dots allowed, up to 253). So every
@@ -22,21 +23,18 @@ from typing import Any, Protocol
 
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.meta import ObjectMeta
-
-NAME_LABEL = "app.kubernetes.io/name"
-INSTANCE_LABEL = "app.kubernetes.io/instance"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-MODEL_LABEL = "inference.llmkube.dev/model"
-SERVICE_LABEL = "inference.llmkube.dev/service"
-
-APP_NAME = "llmkube"
-MANAGER = "llmkube"
-
-COMPONENT_SERVER = "inference-server"
-COMPONENT_FETCH = "model-fetch"
-COMPONENT_CACHE = "model-cache"
-COMPONENT_MONITORING = "monitoring"
+from api.v1alpha1.well_known import (
+    APP_NAME,
+    COMPONENT_CACHE,
+    COMPONENT_LABEL,
+    COMPONENT_SERVER,
+    INSTANCE_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGER,
+    MODEL_LABEL,
+    NAME_LABEL,
+    SERVICE_LABEL,
+)
 
 MAX_NAME = 63
 _HASH_LEN = 8

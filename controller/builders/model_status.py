@@ -24,11 +24,11 @@ import attrs
 
 from api.v1alpha1.fetch_result import FetchResult
 from api.v1alpha1.model import DownloadProgress, Model, ModelStatus
+from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, PROGRESSING, READY
 from controller.builders.conditions import DesiredCondition, apply_conditions, human_size
 from controller.builders.fetch_job import model_cache_key
 
 Obj = Mapping[str, Any]
-AS_EXPECTED = "AsExpected"
 WAITING_FOR_JOB = "waiting for the download Job to start"
 
 
@@ -71,9 +71,9 @@ def _failed(reason: str, message: str) -> ModelVerdict:
     return ModelVerdict(
         phase="Failed",
         conditions=(
-            DesiredCondition(type="Ready", status="False", reason=reason, message=message),
-            DesiredCondition(type="Progressing", status="False", reason="AttemptFailed", message=""),
-            DesiredCondition(type="Degraded", status="True", reason=reason, message=message),
+            DesiredCondition(type=READY, status="False", reason=reason, message=message),
+            DesiredCondition(type=PROGRESSING, status="False", reason="AttemptFailed", message=""),
+            DesiredCondition(type=DEGRADED, status="True", reason=reason, message=message),
         ),
     )
 
@@ -108,9 +108,9 @@ def model_verdict(
         return ModelVerdict(
             phase="Ready",
             conditions=(
-                DesiredCondition(type="Ready", status="True", reason="Cached", message=f"{size} {how}"),
-                DesiredCondition(type="Progressing", status="False", reason="Complete", message=""),
-                DesiredCondition(type="Degraded", status="False", reason=AS_EXPECTED, message=""),
+                DesiredCondition(type=READY, status="True", reason="Cached", message=f"{size} {how}"),
+                DesiredCondition(type=PROGRESSING, status="False", reason="Complete", message=""),
+                DesiredCondition(type=DEGRADED, status="False", reason=AS_EXPECTED, message=""),
             ),
         )
     if result is not None:
@@ -122,15 +122,15 @@ def model_verdict(
         return ModelVerdict(
             phase="Downloading",
             conditions=(
-                DesiredCondition(type="Ready", status="False", reason="Downloading", message=message),
-                DesiredCondition(type="Progressing", status="True", reason="Downloading", message=message),
+                DesiredCondition(type=READY, status="False", reason="Downloading", message=message),
+                DesiredCondition(type=PROGRESSING, status="True", reason="Downloading", message=message),
             ),
         )
     return ModelVerdict(
         phase="Pending",
         conditions=(
-            DesiredCondition(type="Ready", status="False", reason="Pending", message=waiting),
-            DesiredCondition(type="Progressing", status="True", reason="Pending", message=waiting),
+            DesiredCondition(type=READY, status="False", reason="Pending", message=waiting),
+            DesiredCondition(type=PROGRESSING, status="True", reason="Pending", message=waiting),
         ),
     )
 

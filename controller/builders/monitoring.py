@@ -31,13 +31,18 @@ from typing import Any
 
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.model import ModelSpec
-from controller.builders.labels import (
+from api.v1alpha1.well_known import (
     APP_NAME,
+    COMPONENT_GPU_MONITORING,
     COMPONENT_LABEL,
     COMPONENT_MONITORING,
     MANAGED_BY_LABEL,
     MANAGER,
     NAME_LABEL,
+    OWNER_NAME_LABEL,
+    OWNER_NAMESPACE_LABEL,
+)
+from controller.builders.labels import (
     dns1035_name,
     label_value,
     object_meta,
@@ -52,10 +57,6 @@ from controller.config import ControllerConfig
 
 SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
 SCRAPE_INTERVAL = "15s"
-
-OWNER_NAMESPACE_LABEL = "inference.llmkube.dev/owner-namespace"
-OWNER_NAME_LABEL = "inference.llmkube.dev/owner-name"
-COMPONENT_GPU_MONITORING = "gpu-monitoring"
 
 
 def monitoring_enabled(isvc: InferenceService) -> bool:

@@ -22,14 +22,12 @@ from typing import Any
 import attrs
 
 from api.v1alpha1.model import Model
+from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, MODEL_READY, PROGRESSING, READY
 from controller.builders.conditions import DesiredCondition, find_condition, human_size
 from controller.builders.deployment import GPU_RESOURCES
 
 Obj = Mapping[str, Any]
 
-READY, MODEL_READY, PROGRESSING, DEGRADED = "Ready", "ModelReady", "Progressing", "Degraded"
-#: The reason of a False Degraded condition.
-AS_EXPECTED = "AsExpected"
 _MESSAGE_LIMIT = 1024
 
 
@@ -94,7 +92,7 @@ def _model_condition(model_name: str, model: Model | None) -> DesiredCondition:
             type=MODEL_READY, status="True", reason="ModelReady", message=f"{size}cached".strip()
         )
     if status is not None and phase == "Failed":
-        degraded = find_condition(status.conditions, "Degraded")
+        degraded = find_condition(status.conditions, DEGRADED)
         reason = degraded.reason if degraded is not None else "ModelFailed"
         detail = degraded.message if degraded is not None else ""
         return DesiredCondition(

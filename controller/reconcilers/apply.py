@@ -18,11 +18,10 @@ import json
 from collections.abc import Collection
 from typing import Any
 
+from api.v1alpha1.well_known import APPLIED_HASH_ANNOTATION
 from controller.kube import KubeClient, NotFound, Resource
 
 Object = dict[str, Any]
-
-APPLIED_HASH_ANNOTATION = "inference.llmkube.dev/applied-hash"
 
 
 def body_hash(body: Object) -> str:

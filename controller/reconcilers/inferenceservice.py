@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from api.v1alpha1.inferenceservice import SERVICE_PHASES
 from api.v1alpha1.model import GROUP
-from controller.builders.labels import COMPONENT_LABEL, COMPONENT_SERVER, MANAGED_BY_LABEL, MANAGER
+from api.v1alpha1.well_known import COMPONENT_LABEL, COMPONENT_SERVER, MANAGED_BY_LABEL, MANAGER
 from controller.config import ControllerConfig
 from controller.kube import EventRecorder
 from controller.kube.resources import (

@@ -23,6 +23,7 @@ import structlog
 
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.model import Model
+from api.v1alpha1.well_known import MONITORING, OWNER_ANNOTATION, REPLICAS_HANDOFF_MANAGER
 from controller.builders.autoscaling import desired_autoscaler
 from controller.builders.conditions import DesiredCondition
 from controller.builders.deployment import desired_deployment
@@ -39,13 +40,8 @@ from controller.kube.resources import (
 )
 from controller.reconcilers.apply import Applier, needs_apply
 from controller.reconcilers.inferenceservice_monitors import ABSENT, PENDING, ServiceMonitorCache
-from controller.reconcilers.inferenceservice_status import MONITORING
-from controller.reconcilers.inferenceservice_watch import MONITORS_BY_OWNER, OWNER_ANNOTATION
-from controller.reconcilers.replicas_handoff import (
-    HANDOFF_FIELD_MANAGER,
-    needs_replicas_handoff,
-    replicas_handoff,
-)
+from controller.reconcilers.inferenceservice_watch import MONITORS_BY_OWNER
+from controller.reconcilers.replicas_handoff import needs_replicas_handoff, replicas_handoff
 from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
@@ -128,7 +124,7 @@ class ChildWriter:
         ):
             return
         await self._applier.hand_over(
-            DEPLOYMENTS, replicas_handoff(current), field_manager=HANDOFF_FIELD_MANAGER
+            DEPLOYMENTS, replicas_handoff(current), field_manager=REPLICAS_HANDOFF_MANAGER
         )
         log.info(
             "handed Deployment replicas to the autoscaler",

@@ -24,9 +24,11 @@ from typing import Any
 
 import structlog
 
+from api.objects import condition_of
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
 from api.v1alpha1.model import Model
+from api.v1alpha1.well_known import HOST_SERVING
 from controller.builders.labels import label_value, object_name, selector_labels
 from controller.builders.llama_args import ReservedArgumentError, serving_shape
 from controller.builders.service import service_endpoint
@@ -42,7 +44,7 @@ from controller.reconcilers.inferenceservice_status import (
     status_differs,
     transition,
 )
-from controller.reconcilers.inferenceservice_watch import PODS_BY_SERVICE, host_serving
+from controller.reconcilers.inferenceservice_watch import PODS_BY_SERVICE
 from controller.runtime.request import Request, Result, TerminalError
 from controller.runtime.store import Store
 
@@ -131,7 +133,7 @@ class InferenceServiceReconciler:
             deployment=deployment,
             pods=pods,
             served_by_host=served_by_host,
-            host_serving=host_serving(obj),
+            host_serving=condition_of(obj, HOST_SERVING),
             desired_replicas=isvc.spec.replicas,
         )
         placement = Placement(

@@ -23,12 +23,12 @@ import attrs
 from api.v1alpha1.converter import WireError, from_wire, to_wire
 from api.v1alpha1.inferenceservice import InferenceServiceStatus
 from api.v1alpha1.meta import Condition
+from api.v1alpha1.well_known import DEGRADED, MODEL_READY, MONITORING, PROGRESSING, READY
 from controller.builders.conditions import DesiredCondition, apply_conditions
-from controller.builders.service_status import DEGRADED, MODEL_READY, PROGRESSING, READY, ServiceVerdict
+from controller.builders.service_status import ServiceVerdict
 
 Object = dict[str, Any]
 
-MONITORING = "Monitoring"
 OWN_CONDITIONS = (READY, MODEL_READY, PROGRESSING, DEGRADED, MONITORING)
 #: Status fields this controller owns (wire names); anything else in status belongs to someone else.
 OWN_FIELDS = (

@@ -15,21 +15,30 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from controller.builders.labels import SERVICE_LABEL, label_value
-from controller.builders.monitoring import OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL
+from api.objects import condition_of
+from api.v1alpha1.well_known import (
+    HOST_SERVING,
+    MODEL_REF_FIELD,
+    OWNER_ANNOTATION,
+    OWNER_NAME_LABEL,
+    OWNER_NAMESPACE_LABEL,
+    SERVICE_LABEL,
+)
+from controller.builders.labels import label_value
+from controller.runtime.events import ObjectMapper, referrers
 from controller.runtime.indexer import IndexFunc, field_index
 from controller.runtime.request import Request
 from controller.runtime.store import Store
 
 Object = dict[str, Any]
 
-#: Services by `<namespace>/<spec.modelRef.name>`.
-BY_MODEL_REF = "modelRef"
+#: Services by `<namespace>/<spec.modelRef.name>`, named after the field (the host agent keeps the same index).
+BY_MODEL_REF = MODEL_REF_FIELD
 #: Services by `<namespace>/<label value of their name>`, the value their pods carry in SERVICE_LABEL.
 BY_SERVICE_LABEL = "serviceLabel"
 #: Pods by `<namespace>/<SERVICE_LABEL value>`.
@@ -37,12 +46,7 @@ PODS_BY_SERVICE = "service"
 #: DCGM ServiceMonitors by `<owner namespace>/<owner name>`.
 MONITORS_BY_OWNER = "dcgmOwner"
 
-#: Condition type the host agent owns (field manager `llmkube-agent`); read here, never written.
-HOST_SERVING = "HostServing"
-#: Annotation on the DCGM monitor naming its owner exactly, since labels may be cut and hashed.
-OWNER_ANNOTATION = "inference.llmkube.dev/owner"
-
-model_ref_index: IndexFunc = field_index("spec.modelRef.name")
+model_ref_index: IndexFunc = field_index(MODEL_REF_FIELD)
 
 
 def _metadata(obj: Object) -> Object:
@@ -77,13 +81,8 @@ def _request(key: str) -> Request:
     return Request(namespace=namespace, name=name)
 
 
-def services_of_model(services: Store) -> Callable[[Object], list[Request]]:
-    def map_model(model: Object) -> list[Request]:
-        meta = _metadata(model)
-        key = f"{meta.get('namespace') or ''}/{meta.get('name')}"
-        return [_request_for(svc) for svc in services.by_index(BY_MODEL_REF, key)]
-
-    return map_model
+def services_of_model(services: Store) -> ObjectMapper:
+    return referrers(services, BY_MODEL_REF)
 
 
 def service_of_pod(services: Store) -> Callable[[Object], list[Request]]:
@@ -119,13 +118,6 @@ def _request_for(obj: Object) -> Request:
     return Request(namespace=meta.get("namespace") or "", name=str(meta.get("name")))
 
 
-def host_serving(obj: Object) -> Object | None:
-    for condition in (obj.get("status") or {}).get("conditions") or ():
-        if isinstance(condition, dict) and condition.get("type") == HOST_SERVING:
-            return condition
-    return None
-
-
 @attrs.frozen
 class SpecOrHostServingChanged:
     """Passes updates that change the spec or the host agent's `HostServing` condition."""
@@ -138,14 +130,14 @@ class SpecOrHostServingChanged:
             return True
         if _metadata(old).get("deletionTimestamp") != _metadata(new).get("deletionTimestamp"):
             return True
-        before, after = host_serving(old), host_serving(new)
+        before, after = condition_of(old, HOST_SERVING), condition_of(new, HOST_SERVING)
         return _serving_state(before) != _serving_state(after)
 
     def delete(self, obj: Object) -> bool:
         return True
 
 
-def _serving_state(condition: Object | None) -> tuple[Any, ...] | None:
+def _serving_state(condition: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
     if condition is None:
         return None
     return (condition.get("status"), condition.get("reason"), condition.get("message"))

@@ -20,7 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from api.v1alpha1.model import GROUP, MODEL_PHASES
-from controller.builders.labels import (
+from api.v1alpha1.well_known import (
     COMPONENT_CACHE,
     COMPONENT_FETCH,
     COMPONENT_LABEL,

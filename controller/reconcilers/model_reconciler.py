@@ -30,6 +30,7 @@ import structlog
 
 from api.v1alpha1.converter import from_wire, to_wire
 from api.v1alpha1.model import CacheSpec, Model, ModelStatus
+from api.v1alpha1.well_known import DEGRADED, READY
 from controller.builders.conditions import find_condition
 from controller.builders.fetch_job import (
     desired_fetch_job,
@@ -176,7 +177,7 @@ class ModelReconciler:
             )
             await self._write_status(obj, status)
             await self._announce(obj, model.status, status)
-            degraded = find_condition(status.conditions, "Degraded")
+            degraded = find_condition(status.conditions, DEGRADED)
             since = parse_time(degraded.last_transition_time) if degraded else None
             return _after(waited_delay(since, now, **self._backoff()))
         await self._ensure_fetch_rbac(obj["metadata"]["namespace"])
@@ -320,15 +321,15 @@ class ModelReconciler:
     async def _announce(self, obj: Obj, before: ModelStatus | None, after: ModelStatus) -> None:
         """Events for transitions only; the recorder folds repeats of one failure into a count."""
         if after.phase == "Ready" and not _was_ready(before, after.cache_key):
-            ready = find_condition(after.conditions, "Ready")
+            ready = find_condition(after.conditions, READY)
             detail = ready.message if ready else "cached"
             await self._recorder.record(
                 obj, type="Normal", reason="Downloaded", message=f"{detail} at {after.path}"
             )
-        degraded = find_condition(after.conditions, "Degraded")
+        degraded = find_condition(after.conditions, DEGRADED)
         if after.phase != "Failed" or degraded is None:
             return
-        previous = find_condition(before.conditions if before else None, "Degraded")
+        previous = find_condition(before.conditions if before else None, DEGRADED)
         same = previous is not None and (previous.reason, previous.message) == (
             degraded.reason,
             degraded.message,

@@ -6,7 +6,8 @@ manager alone owns removes it: the API server defaults it to 1 and the Deploymen
 back up (3 replicas and `minReplicas: 2` dip to 1).
 
 The Kubernetes documentation on server-side apply ("Transferring ownership") gives the fix used here: just before
-the first apply without `replicas`, apply only `spec.replicas`, at its live value, under a second field manager.
+the first apply without `replicas`, apply only `spec.replicas`, at its live value, under a second field manager
+(`REPLICAS_HANDOFF_MANAGER`).
 The field then stays owned when the main manager lets go, keeps its value, and passes to the HPA controller the
 first time it scales (that manager's entry then disappears on its own). The handoff is a write only on the
 transition: once the main manager no longer owns `replicas`, nothing here asks for one.
@@ -17,9 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 Object = dict[str, Any]
-
-#: The field manager that holds `spec.replicas` between our last apply with it and the HPA's first scale.
-HANDOFF_FIELD_MANAGER = "llmkube-replicas-handoff"
 
 
 def applies_replicas(obj: Object, *, manager: str) -> bool:

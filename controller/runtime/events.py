@@ -17,6 +17,7 @@ import attrs
 import structlog
 
 from controller.runtime.request import Request
+from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +136,22 @@ def enqueue_mapped(map_fn: ObjectMapper) -> EnqueueRequests:
     """Reconcile whatever `map_fn(obj)` names: for objects related by something other than ownership."""
     name = getattr(map_fn, "__qualname__", repr(map_fn))
     return EnqueueRequests(map_object=map_fn, description=f"mapped by {name}")
+
+
+def referrers(store: Store, index: str) -> ObjectMapper:
+    """Map an object to the objects of `store` that refer to it by name, found through a namespaced `index`.
+
+    `index` must file each object under `<namespace>/<name of what it refers to>` (see `field_index`): with a
+    `spec.modelRef.name` index on InferenceServices, a Model maps to the services that serve it.
+    """
+
+    def map_referred(obj: JsonObject) -> list[Request]:
+        metadata = obj.get("metadata") or {}
+        key = f"{metadata.get('namespace') or ''}/{metadata.get('name')}"
+        return [request_for(referrer) for referrer in store.by_index(index, key)]
+
+    map_referred.__qualname__ = f"referrers({index})"
+    return map_referred
 
 
 @attrs.frozen(kw_only=True)

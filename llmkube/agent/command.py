@@ -29,11 +29,12 @@ import structlog
 from anyio.abc import TaskStatus
 from prometheus_client import CollectorRegistry
 
-from controller.builders.labels import MANAGED_BY_LABEL
+from api.v1alpha1.well_known import AGENT_MANAGER, MANAGED_BY_LABEL, MODEL_REF_FIELD
 from controller.kube import EventRecorder, KubeClient, KubeError
 from controller.kube.resources import ENDPOINT_SLICES, INFERENCE_SERVICES, MODELS, SECRETS, SERVICES
-from controller.reconcilers.inferenceservice_watch import BY_MODEL_REF, model_ref_index, services_of_model
 from controller.runtime.controller import Controller
+from controller.runtime.events import referrers
+from controller.runtime.indexer import field_index
 from controller.runtime.logs import configure_logging
 from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
 from controller.runtime.request import Request
@@ -43,7 +44,7 @@ from llmkube.agent.leftovers import ServerRegistry, stop_leftovers
 from llmkube.agent.model_fetch import TokenRef
 from llmkube.agent.options import AgentOptions, parse_options
 from llmkube.agent.ports import PortAllocator
-from llmkube.agent.publisher import AGENT, SLICE_MANAGED_BY_LABEL, Publisher
+from llmkube.agent.publisher import SLICE_MANAGED_BY_LABEL, Publisher
 from llmkube.agent.reconciler import AgentReconciler
 from llmkube.agent.supervisor import Environment, Timing
 
@@ -99,17 +100,19 @@ async def run_agent(
         )
         namespaces: Sequence[str | None] = options.namespaces or (None,)
         services = {
-            ns: manager.informer(INFERENCE_SERVICES, namespace=ns, indexers={BY_MODEL_REF: model_ref_index})
+            ns: manager.informer(
+                INFERENCE_SERVICES, namespace=ns, indexers={MODEL_REF_FIELD: field_index(MODEL_REF_FIELD)}
+            )
             for ns in namespaces
         }
         models = {ns: manager.informer(MODELS, namespace=ns) for ns in namespaces}
         agent_services = {
-            ns: manager.informer(SERVICES, namespace=ns, label_selector=f"{MANAGED_BY_LABEL}={AGENT}")
+            ns: manager.informer(SERVICES, namespace=ns, label_selector=f"{MANAGED_BY_LABEL}={AGENT_MANAGER}")
             for ns in namespaces
         }
         slices = {
             ns: manager.informer(
-                ENDPOINT_SLICES, namespace=ns, label_selector=f"{SLICE_MANAGED_BY_LABEL}={AGENT}"
+                ENDPOINT_SLICES, namespace=ns, label_selector=f"{SLICE_MANAGED_BY_LABEL}={AGENT_MANAGER}"
             )
             for ns in namespaces
         }
@@ -157,7 +160,9 @@ async def run_agent(
                 shutdown_grace_period=options.stop_grace + SHUTDOWN_WRITES_SECONDS,
             )
             for ns in namespaces:
-                controller.for_(services[ns]).watches(models[ns], services_of_model(services[ns].store))
+                controller.for_(services[ns]).watches(
+                    models[ns], referrers(services[ns].store, MODEL_REF_FIELD)
+                )
                 for owned in (agent_services[ns], slices[ns]):
                     controller.owns(
                         owned, owner_kind="InferenceService", owner_group=INFERENCE_SERVICES.group

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.v1alpha1.inferenceservice import InferenceService
+from api.v1alpha1.well_known import ADDRESS_ANNOTATION, AGENT_MANAGER, HOST_ANNOTATION, MANAGED_BY_LABEL
 from controller.builders.labels import (
-    MANAGED_BY_LABEL,
     dns1035_name,
     object_name,
     object_namespace,
@@ -40,13 +40,8 @@ from controller.kube.resources import ENDPOINT_SLICES, SERVICES
 from controller.runtime.store import Store
 from llmkube.agent.caches import Caches
 
-AGENT = "llmkube-agent"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-#: The host serving a service, for `kubectl get svc -o wide` readers and for debugging two agents.
-HOST_ANNOTATION = "inference.llmkube.dev/host"
-#: The exact address to dial, on every slice; the only usable one when the slice is an FQDN stand-in.
-ADDRESS_ANNOTATION = "inference.llmkube.dev/address"
 LOOPBACK_FQDN = "agent.localhost"
 PORT_NAME = "http"
 
@@ -59,7 +54,7 @@ def slice_name(isvc_name: str) -> str:
 
 def agent_labels(isvc: InferenceService) -> dict[str, str]:
     labels = service_labels(isvc_name=object_name(isvc), model_name=isvc.spec.model_ref.name)
-    return {**labels, MANAGED_BY_LABEL: AGENT}
+    return {**labels, MANAGED_BY_LABEL: AGENT_MANAGER}
 
 
 def desired_service(isvc: InferenceService, *, host: str) -> Object:
@@ -103,7 +98,7 @@ def desired_endpoint_slice(
             "labels": {
                 **agent_labels(isvc),
                 SERVICE_NAME_LABEL: service,
-                SLICE_MANAGED_BY_LABEL: AGENT,
+                SLICE_MANAGED_BY_LABEL: AGENT_MANAGER,
             },
             "annotations": {HOST_ANNOTATION: host, ADDRESS_ANNOTATION: address},
             "ownerReferences": [owner_reference(isvc)],
@@ -159,7 +154,7 @@ class Publisher:
         meta = desired["metadata"]
         if contains(store.get(f"{meta['namespace']}/{meta['name']}"), desired):
             return False
-        await self._client.apply(resource, desired, field_manager=AGENT, force=True)
+        await self._client.apply(resource, desired, field_manager=AGENT_MANAGER, force=True)
         return True
 
     async def _delete(

@@ -20,11 +20,12 @@ from typing import Any
 
 import attrs
 
+from api.objects import condition_of
+from api.v1alpha1.well_known import AGENT_MANAGER, HOST_SERVING
 from controller.builders.conditions import format_time
 from controller.kube import KubeClient
 from controller.kube.recorder import EventType
 from controller.kube.resources import INFERENCE_SERVICES
-from controller.reconcilers.inferenceservice_watch import HOST_SERVING, host_serving
 from llmkube.agent.supervisor import (
     CRASHED,
     DOWNLOADING,
@@ -35,8 +36,6 @@ from llmkube.agent.supervisor import (
     UNHEALTHY,
     ServingState,
 )
-
-FIELD_MANAGER = "llmkube-agent"
 
 AGENT_STOPPED = "AgentStopped"
 MODEL_NOT_FOUND = "ModelNotFound"
@@ -77,8 +76,8 @@ def serving_verdict(
     return HostServing(status="False", reason="Unknown", message=state.message)
 
 
-def current_condition(isvc: Mapping[str, Any]) -> Object | None:
-    return host_serving(dict(isvc))
+def current_condition(isvc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    return condition_of(isvc, HOST_SERVING)
 
 
 def is_current(isvc: Mapping[str, Any], wanted: HostServing) -> bool:
@@ -131,12 +130,12 @@ async def report(client: KubeClient, isvc: Mapping[str, Any], wanted: HostServin
     if is_current(isvc, wanted):
         return False
     body = condition_body(isvc, wanted, now=datetime.now(UTC))
-    await client.apply_status(INFERENCE_SERVICES, body, field_manager=FIELD_MANAGER, force=True)
+    await client.apply_status(INFERENCE_SERVICES, body, field_manager=AGENT_MANAGER, force=True)
     return True
 
 
 async def withdraw(client: KubeClient, isvc: Mapping[str, Any]) -> None:
     """Remove our condition (the service is no longer ours to serve)."""
     await client.apply_status(
-        INFERENCE_SERVICES, _status_body(isvc, []), field_manager=FIELD_MANAGER, force=True
+        INFERENCE_SERVICES, _status_body(isvc, []), field_manager=AGENT_MANAGER, force=True
     )

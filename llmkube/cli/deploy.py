@@ -23,6 +23,7 @@ from rich.console import Console
 
 from api.v1alpha1.inferenceservice import ACCELERATORS, InferenceService
 from api.v1alpha1.model import Model
+from api.v1alpha1.well_known import CLI_MANAGER
 from controller.builders.labels import resource_name
 from controller.kube import NotFound
 from controller.kube.resources import INFERENCE_SERVICES, MODELS, SERVICES
@@ -30,7 +31,6 @@ from llmkube.catalog import UnknownModelError, get_model
 from llmkube.cli.cluster import Cluster, ClusterTarget, connect
 from llmkube.cli.errors import EXIT_FAILED, CliUsageError, reported_errors, stderr_console
 from llmkube.cli.manifests import (
-    FIELD_MANAGER,
     DeployPlan,
     ServingChoice,
     SourceChoice,
@@ -117,8 +117,8 @@ async def _deploy(
 ) -> int:
     async with connect(target) as cluster:
         plan = plan_for(cluster.namespace)
-        await cluster.kube.apply(MODELS, desired_model(plan), field_manager=FIELD_MANAGER)
-        await cluster.kube.apply(INFERENCE_SERVICES, desired_service(plan), field_manager=FIELD_MANAGER)
+        await cluster.kube.apply(MODELS, desired_model(plan), field_manager=CLI_MANAGER)
+        await cluster.kube.apply(INFERENCE_SERVICES, desired_service(plan), field_manager=CLI_MANAGER)
         gpus = f", {plan.gpu_count} GPU(s)" if plan.gpu_count else ""
         origin = f"catalog {plan.catalog_id}" if plan.catalog_id else "custom source"
         console.print(

@@ -23,11 +23,10 @@ from api.v1alpha1.inferenceservice import (
 )
 from api.v1alpha1.meta import ObjectMeta
 from api.v1alpha1.model import HuggingFaceSource, Model, ModelSource, ModelSpec
+from api.v1alpha1.well_known import CATALOG_LABEL
 from llmkube.catalog import CatalogEntry
 from llmkube.cli.errors import CliUsageError
 
-FIELD_MANAGER = "llmkube-cli"
-CATALOG_LABEL = "inference.llmkube.dev/catalog-id"
 GPU_ACCELERATORS = ("nvidia", "amd")
 
 

@@ -25,6 +25,7 @@ import anyio
 import attrs
 
 from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
+from api.v1alpha1.well_known import ADDRESS_ANNOTATION, READY
 from controller.builders.labels import resource_name
 from controller.kube import NotFound
 from controller.kube.portforward import forward_pod_port
@@ -34,9 +35,6 @@ from llmkube.cli.endpoint import Endpoint, EndpointNotFound, ServiceRef
 from llmkube.cli.views import find_condition, parse_service
 from llmkube.inference import InferenceError
 
-#: Written by the host agent on its EndpointSlices (llmkube.agent.publisher.ADDRESS_ANNOTATION): the exact
-#: address to dial, which may be loopback where the slice itself must name something else.
-ADDRESS_ANNOTATION = "inference.llmkube.dev/address"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 CONNECT_TIMEOUT_S = 1.0
 
@@ -233,7 +231,7 @@ def not_ready_reason(isvc: InferenceService) -> str | None:
     phase = (status.phase if status else None) or "Pending"
     if phase == "Ready":
         return None
-    ready = find_condition(status.conditions if status else None, "Ready")
+    ready = find_condition(status.conditions if status else None, READY)
     why = f" ({ready.reason}: {ready.message})" if ready is not None and ready.message else ""
     return f"InferenceService {isvc.metadata.name!r} is {phase}, not Ready{why}"
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from api.v1alpha1.model import API_VERSION
+from api.v1alpha1.well_known import FETCHER_MANAGER
 from controller.kube.resources import MODELS, Resource
 from controller.runtime.clock import Clock, MonotonicClock, finish_by
 from llmkube.fetch.log import log_event
 from llmkube.fetch.progress import Progress, ProgressCallback
-
-FIELD_MANAGER = "llmkube-fetch"
 
 
 def progress_patch(*, name: str, namespace: str, progress: Progress) -> dict[str, Any]:
@@ -98,7 +97,7 @@ class ModelProgressReporter:
         async def apply() -> None:
             nonlocal problem
             try:
-                await self._client.apply_status(MODELS, patch, field_manager=FIELD_MANAGER)
+                await self._client.apply_status(MODELS, patch, field_manager=FETCHER_MANAGER)
             except Exception as exc:  # whatever went wrong, the download must go on
                 problem = f"{type(exc).__name__}: {exc}"
 

@@ -17,7 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.v1alpha1.fetch_result import cache_key_for
-from controller.builders.fetch_job import ATTEMPT_ANNOTATION
+from api.v1alpha1.well_known import FETCH_ATTEMPT_ANNOTATION
 from controller.config import ControllerConfig
 from controller.kube import KubeClient, NotFound
 from controller.kube.resources import (
@@ -323,7 +323,7 @@ async def test_a_missing_source_is_degraded_and_retried_with_backoff(
         assert condition(failed, "Degraded")["reason"] == "SourceNotFound"
         [retry] = await wait_for(
             lambda: fetch_jobs(env.kube, env.namespace),
-            lambda jobs: any(j["metadata"]["annotations"].get(ATTEMPT_ANNOTATION) == "2" for j in jobs),
+            lambda jobs: any(j["metadata"]["annotations"].get(FETCH_ATTEMPT_ANNOTATION) == "2" for j in jobs),
             what="a second attempt",
         )
         # Not before the first delay (3 s). Both times are the server's, in whole seconds, so the bound is exact.

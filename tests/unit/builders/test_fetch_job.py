@@ -9,10 +9,8 @@ from api.v1alpha1.converter import to_wire
 from api.v1alpha1.fetch_result import FetchResult, cache_key_for
 from api.v1alpha1.gguf import GGUFInfo
 from api.v1alpha1.model import Model
+from api.v1alpha1.well_known import CACHE_KEY_LABEL, FETCH_ATTEMPT_ANNOTATION, FETCH_INTENT_LABEL
 from controller.builders.fetch_job import (
-    ATTEMPT_ANNOTATION,
-    CACHE_KEY_LABEL,
-    FETCH_INTENT_LABEL,
     FetchResultError,
     desired_fetch_job,
     fetch_attempt,
@@ -276,13 +274,13 @@ def test_the_pod_runs_as_the_fetch_account_with_its_token_and_namespace(hf_model
 
 def test_the_attempt_is_annotated_and_read_back(hf_model: Model) -> None:
     job = desired_fetch_job(model=hf_model, cache_key=KEY, config=ControllerConfig(), attempt=3)
-    assert job["metadata"]["annotations"][ATTEMPT_ANNOTATION] == "3"
+    assert job["metadata"]["annotations"][FETCH_ATTEMPT_ANNOTATION] == "3"
     assert fetch_attempt(job) == 3
     assert fetch_attempt(None) == 0
 
 
 def test_an_unreadable_attempt_counts_as_the_first() -> None:
-    assert fetch_attempt({"metadata": {"annotations": {ATTEMPT_ANNOTATION: "many"}}}) == 1
+    assert fetch_attempt({"metadata": {"annotations": {FETCH_ATTEMPT_ANNOTATION: "many"}}}) == 1
 
 
 def test_download_pods_go_to_the_configured_nodes(hf_model: Model) -> None:

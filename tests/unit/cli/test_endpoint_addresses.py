@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from api.v1alpha1.converter import from_wire
+from api.v1alpha1.inferenceservice import InferenceService
+from api.v1alpha1.well_known import ADDRESS_ANNOTATION
 from controller.kube.portforward import DATA_CHANNEL, ERROR_CHANNEL, _ChannelReader
-from llmkube.agent.publisher import ADDRESS_ANNOTATION as AGENT_ANNOTATION
-from llmkube.cli.resolver import ADDRESS_ANNOTATION, Address, node_port_addresses, slice_addresses
+from llmkube.agent.publisher import desired_endpoint_slice
+from llmkube.cli.resolver import Address, node_port_addresses, slice_addresses
 
 PORT = {"name": "http", "port": 8080}
 
@@ -18,7 +21,18 @@ def _slice(*, ready: bool, annotation: str | None = None) -> dict[str, object]:
 
 
 def test_the_annotation_matches_what_the_host_agent_writes() -> None:
-    assert ADDRESS_ANNOTATION == AGENT_ANNOTATION
+    isvc = from_wire(
+        {
+            "apiVersion": "inference.llmkube.dev/v1alpha1",
+            "kind": "InferenceService",
+            "metadata": {"name": "mac", "namespace": "ns", "uid": "u-1"},
+            "spec": {"modelRef": {"name": "m"}, "accelerator": {"type": "metal"}},
+        },
+        InferenceService,
+    )
+    published = desired_endpoint_slice(isvc, address="127.0.0.1", port=41000, ready=True, host="mac-1")
+    addresses = slice_addresses([published], PORT)
+    assert [(a.host, a.port) for a in addresses] == [("127.0.0.1", 41000), ("agent.localhost", 41000)]
 
 
 def test_the_annotated_exact_address_is_tried_first() -> None:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.builders.labels import SERVICE_LABEL, label_value
+from api.v1alpha1.well_known import OWNER_ANNOTATION, SERVICE_LABEL
+from controller.builders.labels import label_value
 from controller.reconcilers.inferenceservice_watch import (
     BY_MODEL_REF,
     BY_SERVICE_LABEL,
-    OWNER_ANNOTATION,
     SpecOrHostServingChanged,
     model_ref_index,
     monitoring_services,

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.v1alpha1.well_known import REPLICAS_HANDOFF_MANAGER
 from controller.kube.resources import DEPLOYMENTS
 from controller.reconcilers.apply import Applier
 from controller.reconcilers.replicas_handoff import (
-    HANDOFF_FIELD_MANAGER,
     applies_replicas,
     needs_replicas_handoff,
     replicas_handoff,
@@ -61,7 +61,9 @@ def test_dropping_replicas_that_our_apply_owns_needs_a_handoff() -> None:
 
 
 def test_after_the_handover_our_apply_no_longer_owns_replicas_so_nothing_more_is_written() -> None:
-    current = live_deployment(WE_OWN_THE_REST, entry(HANDOFF_FIELD_MANAGER, spec_fields={"f:replicas": {}}))
+    current = live_deployment(
+        WE_OWN_THE_REST, entry(REPLICAS_HANDOFF_MANAGER, spec_fields={"f:replicas": {}})
+    )
     assert not needs_replicas_handoff(desired=desired(), current=current, manager=MANAGER)
 
 
@@ -112,5 +114,5 @@ async def test_the_handover_is_applied_unforced_under_the_second_manager() -> No
     client = RecordingClient()
     applier = Applier(client, field_manager=MANAGER)  # type: ignore[arg-type]
     body = replicas_handoff(live_deployment(WE_OWN_REPLICAS))
-    await applier.hand_over(DEPLOYMENTS, body, field_manager=HANDOFF_FIELD_MANAGER)
-    assert client.calls == [{"body": body, "field_manager": HANDOFF_FIELD_MANAGER, "force": False}]
+    await applier.hand_over(DEPLOYMENTS, body, field_manager=REPLICAS_HANDOFF_MANAGER)
+    assert client.calls == [{"body": body, "field_manager": REPLICAS_HANDOFF_MANAGER, "force": False}]

@@ -9,8 +9,11 @@ from controller.runtime.events import (
     enqueue_object,
     enqueue_owner,
     generation_changed,
+    referrers,
 )
+from controller.runtime.indexer import field_index
 from controller.runtime.request import Request
+from controller.runtime.store import Store
 from tests.unit.runtime.fake_events import kube_object, owner_ref
 
 
@@ -103,6 +106,17 @@ def test_enqueue_mapped_requests_what_the_map_function_names() -> None:
     enqueue_mapped(services_using).handler(queue).on_add(kube_object("llama"))
 
     assert queue.added == [Request(namespace="ml", name="chat"), Request(namespace="ml", name="code")]
+
+
+def test_referrers_maps_an_object_to_those_naming_it_in_the_same_namespace() -> None:
+    store = Store()
+    store.add_index("spec.modelRef.name", field_index("spec.modelRef.name"))
+    for name, namespace, model in (("chat", "ml", "llama"), ("code", "ml", "qwen"), ("other", "dev", "llama")):
+        store.upsert({**kube_object(name, namespace=namespace), "spec": {"modelRef": {"name": model}}})
+
+    services_of = referrers(store, "spec.modelRef.name")
+
+    assert services_of(kube_object("llama", namespace="ml")) == [Request(namespace="ml", name="chat")]
 
 
 def test_a_failing_map_function_is_logged_and_the_event_dropped() -> None:
