@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -21,6 +21,15 @@ from api.v1alpha1.converter import to_wire
 from api.v1alpha1.meta import Condition
 
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    """A status change worth an Event (what `kubectl describe` shows), as a status home decides it."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +46,17 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("condition times must be timezone-aware (use datetime.now(UTC))")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp from the API ("2025-01-02T03:04:05Z"), or None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def find_condition(conditions: Sequence[Condition] | None, condition_type: str) -> Condition | None:

@@ -14,7 +14,7 @@ Choices worth knowing:
   serving; users who prefer a brief outage over a spare GPU can scale to zero and back.
 - `replicas` is left out when autoscaling is set, so the HPA owns it and an apply never resets its decision.
   Dropping it from an apply that owned it would reset it to 1, so the reconciler hands it over first (see
-  controller.reconcilers.replicas_handoff).
+  controller.builders.replicas_handoff).
 - Only `args` are set: the server images' entrypoint is llama-server, and custom images keep theirs.
 """
 

@@ -1,4 +1,4 @@
-"""The download Job for one (Model, cache key), and reading its result back.
+"""The download Job for one (Model, cache key); controller.builders.fetch_outcome reads its result back.
 
 The Job runs `llmkube fetch` from the controller's image with the namespace's cache claim mounted read-write.
 The fetcher writes `<cache>/<cacheKey>/model.gguf` atomically, then writes `to_wire(FetchResult)` as JSON to the
@@ -14,7 +14,8 @@ container's termination-message file; the reconciler reads it from the terminate
   retries (with backoff, and without hammering a source that answered 401). `ttlSecondsAfterFinished` is unset
   so the result stays readable until the reconciler has recorded it and deletes the Job.
 - The termination message is at most 4096 bytes; `FallbackToLogsOnError` puts the log tail there when the fetcher
-  died before writing it (OOM, a crash), which `parse_fetch_result` reports as unreadable.
+  died before writing it (OOM, a crash), which `parse_fetch_result` (controller.builders.fetch_outcome) reports
+  as unreadable.
 - A HuggingFace token reaches the fetcher only as `HF_TOKEN` from the referenced Secret, never in args (which
   `kubectl describe` and the audit log show).
 - The pod runs as the namespace's `llmkube-fetch` ServiceAccount (see `fetch_rbac`), whose token may only patch
@@ -30,11 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any, Literal
 
-from api.v1alpha1.converter import WireError, from_wire
-from api.v1alpha1.fetch_result import FetchResult, cache_key_for
+from api.v1alpha1.fetch_result import cache_key_for
 from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import (
     CACHE_KEY_LABEL,
@@ -56,15 +55,9 @@ CONTAINER_NAME = "fetch"
 TERMINATION_LOG = "/dev/termination-log"
 SOURCE_MOUNT = "/source"
 HF_TOKEN_ENV = "HF_TOKEN"
-#: A failure reason becomes a condition reason, so it must fit metav1.Condition's pattern.
-_REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 
 #: Streaming download and hashing need little memory; the page cache is reclaimable and not counted against it.
 FETCH_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
-
-
-class FetchResultError(ValueError):
-    """A termination message that is not a fetch result."""
 
 
 def model_cache_key(model: Model) -> str:
@@ -220,53 +213,3 @@ def desired_fetch_job(
             "template": {"metadata": {"labels": labels}, "spec": pod_spec},
         },
     }
-
-
-def _result_json(message: str) -> Any:
-    try:
-        return json.loads(message)
-    except json.JSONDecodeError:
-        pass
-    # Log tail (FallbackToLogsOnError): the fetcher prints its result on stdout too, after its JSON log events.
-    for line in reversed(message.strip().splitlines()):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(data, dict) and "ok" in data:
-            return data
-    raise FetchResultError(f"fetch result is not JSON: {message[:200]!r}")
-
-
-def parse_fetch_result(termination_message: str) -> FetchResult:
-    """The FetchResult in a fetch container's termination message; raises FetchResultError for anything else."""
-    if not termination_message.strip():
-        raise FetchResultError("fetch container left no termination message (did it run to completion?)")
-    data = _result_json(termination_message)
-    if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-        raise FetchResultError(
-            f"fetch result must be a JSON object with a boolean 'ok': {termination_message[:200]!r}"
-        )
-    try:
-        result = from_wire(data, FetchResult)
-    except WireError as exc:
-        raise FetchResultError(str(exc)) from exc
-    if result.ok and not (result.cache_key and result.path):
-        raise FetchResultError("successful fetch result lacks cacheKey or path")
-    if not result.ok and not (result.reason and _REASON.match(result.reason)):
-        raise FetchResultError(f"failed fetch result needs a CamelCase reason, got {result.reason!r}")
-    return result
-
-
-def fetch_termination_message(pod: dict[str, Any]) -> str | None:
-    """The fetch container's termination message in a pod (JSON dict), or None while it has not terminated."""
-    for status in pod.get("status", {}).get("containerStatuses") or ():
-        if status.get("name") != CONTAINER_NAME:
-            continue
-        terminated = (status.get("state") or {}).get("terminated")
-        if terminated is not None:
-            return str(terminated.get("message") or "")
-    return None

@@ -109,6 +109,11 @@ def selector_labels(isvc_name: str) -> dict[str, str]:
     return {NAME_LABEL: APP_NAME, SERVICE_LABEL: label_value(isvc_name)}
 
 
+def selector_string(isvc_name: str) -> str:
+    """`status.selector` for the scale subresource: the pods' selector labels as a label-selector string."""
+    return ",".join(f"{key}={value}" for key, value in sorted(selector_labels(isvc_name).items()))
+
+
 def service_labels(*, isvc_name: str, model_name: str, component: str = COMPONENT_SERVER) -> dict[str, str]:
     return {
         NAME_LABEL: APP_NAME,

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from api.objects import ObjectView
+from api.v1alpha1.converter import from_wire
 from api.v1alpha1.fetch_result import MODEL_FILE_NAME
 from api.v1alpha1.model import CacheSpec
 from controller.builders.labels import cache_labels
@@ -63,6 +65,20 @@ def cache_dir(config: ControllerConfig, cache_key: str) -> str:
 def cached_model_path(config: ControllerConfig, cache_key: str) -> str:
     """Where fetch Jobs write a model and serving pods read it (also `Model.status.path`)."""
     return f"{cache_dir(config, cache_key)}/{MODEL_FILE_NAME}"
+
+
+def cache_override(model: ObjectView) -> CacheSpec | None:
+    """A cached Model's `spec.cache`; one that cannot be read counts as none rather than failing its neighbours."""
+    raw = (model.get("spec") or {}).get("cache")
+    if not raw:
+        return None
+    try:
+        override = from_wire(raw, CacheSpec)
+        if override.size:
+            quantity_value(override.size)
+    except ValueError:
+        return None
+    return override
 
 
 def cache_claim_size(config: ControllerConfig, overrides: Sequence[CacheSpec | None]) -> str:

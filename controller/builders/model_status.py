@@ -16,19 +16,24 @@ a mismatch never yields a Ready model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import attrs
 
+from api.objects import ObjectView
 from api.v1alpha1.fetch_result import FetchResult
 from api.v1alpha1.model import DownloadProgress, Model, ModelStatus
 from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, PROGRESSING, READY
-from controller.builders.conditions import DesiredCondition, apply_conditions, human_size
+from controller.builders.conditions import (
+    DesiredCondition,
+    Transition,
+    apply_conditions,
+    find_condition,
+    human_size,
+)
 from controller.builders.fetch_job import model_cache_key
+from controller.builders.fetch_outcome import job_failure, job_finished
 
-Obj = Mapping[str, Any]
 WAITING_FOR_JOB = "waiting for the download Job to start"
 
 
@@ -44,18 +49,6 @@ def is_cached(model: Model) -> bool:
     if status is None or status.phase != "Ready" or status.cache_key != model_cache_key(model):
         return False
     return model.spec.sha256 is None or model.spec.sha256 == status.sha256
-
-
-def _job_condition(job: Obj, kind: str) -> Obj | None:
-    for condition in job.get("status", {}).get("conditions") or ():
-        if condition.get("type") == kind and condition.get("status") == "True":
-            found: Obj = condition
-            return found
-    return None
-
-
-def job_finished(job: Obj) -> bool:
-    return _job_condition(job, "Complete") is not None or _job_condition(job, "Failed") is not None
 
 
 def progress_message(progress: DownloadProgress | None) -> str:
@@ -78,8 +71,8 @@ def _failed(reason: str, message: str) -> ModelVerdict:
     )
 
 
-def _job_failure(job: Obj, result_error: str | None) -> ModelVerdict:
-    failed = _job_condition(job, "Failed")
+def _job_failure(job: ObjectView, result_error: str | None) -> ModelVerdict:
+    failed = job_failure(job)
     if failed is not None and failed.get("reason") == "DeadlineExceeded":
         return _failed(
             "DeadlineExceeded",
@@ -94,7 +87,7 @@ def _job_failure(job: Obj, result_error: str | None) -> ModelVerdict:
 
 def model_verdict(
     *,
-    job: Obj | None,
+    job: ObjectView | None,
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
@@ -155,7 +148,7 @@ def verified_result(result: FetchResult | None, *, expected_sha256: str | None) 
 def next_model_status(
     model: Model,
     *,
-    job: Obj | None,
+    job: ObjectView | None,
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
@@ -221,3 +214,34 @@ def failure_status(
     return ModelStatus(
         phase=verdict.phase, conditions=conditions, observed_generation=generation, cache_key=cache_key
     )
+
+
+# -- events ---------------------------------------------------------------------------------------------------
+
+
+def was_ready(status: ModelStatus | None, cache_key: str | None) -> bool:
+    """Whether `status` already recorded a Ready file for `cache_key`."""
+    return status is not None and status.phase == "Ready" and status.cache_key == cache_key
+
+
+def transitions(before: ModelStatus | None, after: ModelStatus) -> list[Transition]:
+    """The Events a status change deserves: a file newly cached, or a new failure.
+
+    Only transitions count: a retry that fails the same way again posts nothing new (the recorder would fold
+    it into a count anyway, but the status already says it).
+    """
+    events: list[Transition] = []
+    if after.phase == "Ready" and not was_ready(before, after.cache_key):
+        ready = find_condition(after.conditions, READY)
+        detail = ready.message if ready else "cached"
+        events.append(Transition(type="Normal", reason="Downloaded", message=f"{detail} at {after.path}"))
+    degraded = find_condition(after.conditions, DEGRADED)
+    if after.phase != "Failed" or degraded is None:
+        return events
+    previous = find_condition(before.conditions if before else None, DEGRADED)
+    same = previous is not None and (previous.reason, previous.message) == (degraded.reason, degraded.message)
+    if before is not None and before.phase == "Failed" and same:
+        return events
+    message = f"{degraded.reason}: {degraded.message}"
+    events.append(Transition(type="Warning", reason="DownloadFailed", message=message))
+    return events

@@ -20,9 +20,13 @@ and buys per-service series with no cluster-wide relabelling to maintain.
 
 A ServiceMonitor in another namespace cannot carry an ownerReference to the InferenceService (cross-namespace
 owners are invalid and garbage collection would delete the object at once). So it is labelled with its owner's
-identity (`dcgm_owner_labels`), and the reconciler deletes it explicitly: when a reconcile finds the
-InferenceService gone (or no longer on GPUs, or with monitoring disabled) it deletes the monitors matching the
-owner's labels, and a sweep at start-up removes monitors whose owner no longer exists.
+identity (`dcgm_owner_labels`) and annotated with it exactly (labels are cut and hashed past 63 characters), and
+the reconciler deletes it explicitly: when a reconcile finds the InferenceService gone (or no longer on GPUs, or
+with monitoring disabled) it deletes the monitors naming that owner, and a sweep at start-up removes monitors
+whose owner no longer exists.
+
+ServiceMonitors are optional: without the Prometheus Operator's CRD none can be created, and the `Monitoring`
+condition says so rather than failing the service (`monitoring_condition`).
 """
 
 from __future__ import annotations
@@ -38,10 +42,13 @@ from api.v1alpha1.well_known import (
     COMPONENT_MONITORING,
     MANAGED_BY_LABEL,
     MANAGER,
+    MONITORING,
     NAME_LABEL,
+    OWNER_ANNOTATION,
     OWNER_NAME_LABEL,
     OWNER_NAMESPACE_LABEL,
 )
+from controller.builders.conditions import DesiredCondition
 from controller.builders.labels import (
     dns1035_name,
     label_value,
@@ -110,15 +117,17 @@ def desired_dcgm_monitor(
     name = object_name(isvc)
     namespace = object_namespace(isvc)
     labels = {NAME_LABEL: APP_NAME, **dcgm_owner_labels(namespace=namespace, name=name)}
+    metadata = object_meta(
+        name=dcgm_monitor_name(namespace=namespace, name=name),
+        namespace=config.dcgm_namespace,
+        labels=labels,
+        owner=None,
+    )
+    metadata["annotations"] = {OWNER_ANNOTATION: f"{namespace}/{name}"}
     return {
         "apiVersion": SERVICE_MONITOR_API,
         "kind": "ServiceMonitor",
-        "metadata": object_meta(
-            name=dcgm_monitor_name(namespace=namespace, name=name),
-            namespace=config.dcgm_namespace,
-            labels=labels,
-            owner=None,
-        ),
+        "metadata": metadata,
         "spec": {
             "selector": {"matchLabels": dict(config.dcgm_selector)},
             "namespaceSelector": {"matchNames": [config.dcgm_namespace]},
@@ -140,3 +149,38 @@ def desired_dcgm_monitor(
             ],
         },
     }
+
+
+def monitoring_condition(
+    *,
+    isvc: InferenceService,
+    crd_installed: bool,
+    serving: bool,
+    dcgm: bool,
+    missing_dcgm_namespace: str | None = None,
+) -> DesiredCondition | None:
+    """The `Monitoring` condition: whether the ServiceMonitors are in place, or why not; None with monitoring off.
+
+    `dcgm` says a DCGM monitor is wanted; `missing_dcgm_namespace` names the exporter's namespace when applying
+    it failed because that namespace does not exist.
+    """
+    if not monitoring_enabled(isvc):
+        return None
+    if not crd_installed:
+        return DesiredCondition(
+            type=MONITORING,
+            status="False",
+            reason="ServiceMonitorCRDMissing",
+            message="ServiceMonitors skipped: the monitoring.coreos.com CRD is not installed; "
+            "install the Prometheus Operator (or its CRDs) and they are created automatically",
+        )
+    if not serving:
+        message = "ServiceMonitors are created once the service is deployed"
+        return DesiredCondition(type=MONITORING, status="False", reason="Waiting", message=message)
+    applied = "ServiceMonitor for llama.cpp metrics" + (" and DCGM GPU metrics" if dcgm else "")
+    if missing_dcgm_namespace is not None:
+        applied += (
+            f"; GPU metrics not scraped: namespace '{missing_dcgm_namespace}' of the DCGM exporter does not "
+            "exist (set the controller's DCGM namespace)"
+        )
+    return DesiredCondition(type=MONITORING, status="True", reason="ServiceMonitorsApplied", message=applied)

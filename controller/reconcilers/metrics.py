@@ -20,6 +20,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.v1alpha1.model import ModelSource
+
 #: Downloads range from a 100 MB test model over loopback to a 40 GiB file over a slow link.
 DOWNLOAD_SECONDS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
@@ -69,6 +71,15 @@ def register_phase_counts(
     collector = PhaseCollector(name=name, documentation=documentation, phases=phases, objects=objects)
     (registry or REGISTRY).register(collector)
     return collector
+
+
+def source_kind(source: ModelSource) -> str:
+    """The metrics label for a source: its wire name."""
+    if source.hugging_face is not None:
+        return "huggingFace"
+    if source.pvc is not None:
+        return "pvc"
+    return "url"
 
 
 class DownloadMetrics:

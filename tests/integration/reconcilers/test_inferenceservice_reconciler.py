@@ -36,7 +36,7 @@ from controller.kube.resources import (
     SERVICE_MONITORS,
     SERVICES,
 )
-from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD
+from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.events import event_reasons

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from api.v1alpha1.fetch_result import cache_key_for
 from api.v1alpha1.well_known import FETCH_ATTEMPT_ANNOTATION
+from controller.builders.conditions import parse_time
 from controller.config import ControllerConfig
 from controller.kube import KubeClient, NotFound
 from controller.kube.resources import (
@@ -32,7 +33,6 @@ from controller.kube.resources import (
     SERVICE_ACCOUNTS,
 )
 from controller.reconcilers.model import FETCH_SELECTOR
-from controller.reconcilers.model_fetch import parse_time
 from hack.llama import smollm2_gguf
 from hack.localcluster import ClusterBase
 from hack.localcluster.podrunner import PodRunner

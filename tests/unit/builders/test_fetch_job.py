@@ -1,24 +1,16 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pytest
-
-from api.v1alpha1.converter import to_wire
-from api.v1alpha1.fetch_result import FetchResult, cache_key_for
-from api.v1alpha1.gguf import GGUFInfo
+from api.v1alpha1.fetch_result import cache_key_for
 from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import CACHE_KEY_LABEL, FETCH_ATTEMPT_ANNOTATION, FETCH_INTENT_LABEL
 from controller.builders.fetch_job import (
-    FetchResultError,
     desired_fetch_job,
     fetch_attempt,
     fetch_intent,
     fetch_job_disposition,
-    fetch_termination_message,
     model_cache_key,
-    parse_fetch_result,
 )
 from controller.config import ControllerConfig
 from tests.unit.builders.conftest import model_from
@@ -206,62 +198,6 @@ def test_fetcher_runs_from_the_controller_image(hf_model: Model) -> None:
 
 def test_model_cache_key_is_derived_from_the_source_identity(hf_model: Model) -> None:
     assert model_cache_key(hf_model) == cache_key_for("hf://org/tiny-GGUF/tiny.Q4_K_M.gguf@main")
-
-
-OK_RESULT = FetchResult(
-    ok=True,
-    cache_key=KEY,
-    path=f"/models/{KEY}/model.gguf",
-    sha256="b" * 64,
-    size_bytes=42,
-    gguf=GGUFInfo(head_count_kv=8),
-)
-
-
-def test_a_written_result_parses_back_to_the_same_value() -> None:
-    assert parse_fetch_result(json.dumps(to_wire(OK_RESULT))) == OK_RESULT
-
-
-def test_a_result_at_the_end_of_a_log_tail_is_found() -> None:
-    event = json.dumps({"ts": 1.0, "event": "progress", "percent": 99})
-    tail = f"{event}\nverifying\n{json.dumps(to_wire(OK_RESULT))}\n{event}\n"
-    assert parse_fetch_result(tail) == OK_RESULT
-
-
-@pytest.mark.parametrize(
-    "message",
-    [
-        "",
-        "Traceback (most recent call last):\n  boom",
-        "[1, 2]",
-        '{"ts": 1.0, "event": "progress"}\nKilled',
-        '{"reason": "SourceNotFound"}',
-        '{"ok": "yes"}',
-    ],
-)
-def test_garbage_termination_messages_are_rejected(message: str) -> None:
-    with pytest.raises(FetchResultError):
-        parse_fetch_result(message)
-
-
-def test_a_success_without_a_path_is_rejected() -> None:
-    with pytest.raises(FetchResultError, match="cacheKey or path"):
-        parse_fetch_result('{"ok": true, "cacheKey": "k"}')
-
-
-def test_a_failure_needs_a_condition_style_reason() -> None:
-    with pytest.raises(FetchResultError, match="CamelCase reason"):
-        parse_fetch_result('{"ok": false, "reason": "not found!"}')
-
-
-def test_termination_message_is_read_from_the_terminated_fetch_container() -> None:
-    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"terminated": {"message": "{}"}}}]}}
-    assert fetch_termination_message(pod) == "{}"
-
-
-def test_a_running_fetch_container_has_no_termination_message() -> None:
-    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"running": {}}}]}}
-    assert fetch_termination_message(pod) is None
 
 
 def test_the_pod_runs_as_the_fetch_account_with_its_token_and_namespace(hf_model: Model) -> None:

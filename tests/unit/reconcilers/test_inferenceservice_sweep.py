@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.reconcilers.inferenceservice_reconciler import (
+from controller.config import ControllerConfig
+from controller.reconcilers.inferenceservice.reconciler import (
     MONITOR_CACHE_RETRY_SECONDS,
     InferenceServiceReconciler,
 )
@@ -33,9 +34,8 @@ def reconciler(children: SweepingChildren) -> InferenceServiceReconciler:
         services=Store(),
         models=Store(),
         pods=Store(),
-        children=children,  # type: ignore[arg-type]
-        applier=None,  # type: ignore[arg-type]
-        recorder=None,  # type: ignore[arg-type]
+        writes=children,  # type: ignore[arg-type]
+        config=ControllerConfig(),
     )
 
 

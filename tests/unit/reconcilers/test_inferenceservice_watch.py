@@ -4,7 +4,7 @@ from typing import Any
 
 from api.v1alpha1.well_known import OWNER_ANNOTATION, SERVICE_LABEL
 from controller.builders.labels import label_value
-from controller.reconcilers.inferenceservice_watch import (
+from controller.reconcilers.inferenceservice.watch import (
     BY_MODEL_REF,
     BY_SERVICE_LABEL,
     SpecOrHostServingChanged,

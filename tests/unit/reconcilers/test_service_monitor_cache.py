@@ -14,7 +14,7 @@ import anyio
 
 from controller.kube import ObjectList, Resource, WatchEvent
 from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS
-from controller.reconcilers.inferenceservice_monitors import (
+from controller.reconcilers.inferenceservice.monitors import (
     ABSENT,
     PENDING,
     READY,

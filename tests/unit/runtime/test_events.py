@@ -111,7 +111,11 @@ def test_enqueue_mapped_requests_what_the_map_function_names() -> None:
 def test_referrers_maps_an_object_to_those_naming_it_in_the_same_namespace() -> None:
     store = Store()
     store.add_index("spec.modelRef.name", field_index("spec.modelRef.name"))
-    for name, namespace, model in (("chat", "ml", "llama"), ("code", "ml", "qwen"), ("other", "dev", "llama")):
+    for name, namespace, model in (
+        ("chat", "ml", "llama"),
+        ("code", "ml", "qwen"),
+        ("other", "dev", "llama"),
+    ):
         store.upsert({**kube_object(name, namespace=namespace), "spec": {"modelRef": {"name": model}}})
 
     services_of = referrers(store, "spec.modelRef.name")

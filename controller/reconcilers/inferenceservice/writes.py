@@ -1,10 +1,11 @@
-"""The objects an InferenceService owns: Deployment, Service, HPA and ServiceMonitors, written only when needed.
+"""Every write of the InferenceService controller: the children it owns, its status, and the Events about both.
 
-Every write goes through the Applier, which skips objects whose cached copy already carries the hash of the
-body we want; so a steady cluster sees no write at all. Objects the spec no longer asks for (the HPA once
-autoscaling is removed, the monitors once monitoring is off) are deleted, found in the informer caches. When
-autoscaling is turned on, `replicas` is handed to a second field manager just before the apply that stops setting
-it, so the Deployment keeps its size until the HPA takes over (controller.reconcilers.replicas_handoff).
+The reconciler hands in the objects the builders computed; this module only decides whether each needs a write.
+Every apply goes through the Applier, which skips objects whose cached copy already carries the hash of the body
+we want, so a steady cluster sees no write at all. Objects the spec no longer asks for (the HPA once autoscaling
+is removed, the monitors once monitoring is off) are deleted, found in the informer caches. When autoscaling is
+turned on, `replicas` is handed to a second field manager just before the apply that stops setting it, so the
+Deployment keeps its size until the HPA takes over (controller.builders.replicas_handoff).
 
 Two situations are not retried, because retrying cannot fix them: a child name already held by another
 controller (two services whose names sanitise to the same DNS label), and a body the API server rejects as
@@ -12,41 +13,47 @@ invalid. Both surface as `ChildRejected`, which the reconciler reports as Invali
 
 The DCGM monitor lives in the exporter's namespace, so it cannot have an owner reference; it is found by its
 owner annotation and deleted explicitly (see controller.builders.monitoring).
+
+Status is applied (server-side, the controller's field manager) only when our part of it changed: the host
+agent's HostServing condition is neither compared nor sent (controller.builders.inferenceservice_status).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 import structlog
 
+from api.objects import Object, controller_reference, is_terminating, name_of, owner_references
 from api.v1alpha1.inferenceservice import InferenceService
-from api.v1alpha1.model import Model
-from api.v1alpha1.well_known import MONITORING, OWNER_ANNOTATION, REPLICAS_HANDOFF_MANAGER
-from controller.builders.autoscaling import desired_autoscaler
+from api.v1alpha1.well_known import REPLICAS_HANDOFF_MANAGER
 from controller.builders.conditions import DesiredCondition
-from controller.builders.deployment import desired_deployment
+from controller.builders.inferenceservice_status import (
+    Placement,
+    ServiceVerdict,
+    desired_status,
+    owned_view,
+    status_differs,
+    transition,
+)
 from controller.builders.labels import object_name, object_namespace, resource_name
-from controller.builders.monitoring import desired_dcgm_monitor, desired_service_monitor, monitoring_enabled
-from controller.builders.service import desired_service
-from controller.config import ControllerConfig
+from controller.builders.replicas_handoff import needs_replicas_handoff, replicas_handoff
 from controller.kube import EventRecorder, Invalid, NotFound, Resource
 from controller.kube.resources import (
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
+    INFERENCE_SERVICES,
     SERVICE_MONITORS,
     SERVICES,
 )
 from controller.reconcilers.apply import Applier, needs_apply
-from controller.reconcilers.inferenceservice_monitors import ABSENT, PENDING, ServiceMonitorCache
-from controller.reconcilers.inferenceservice_watch import MONITORS_BY_OWNER
-from controller.reconcilers.replicas_handoff import needs_replicas_handoff, replicas_handoff
+from controller.reconcilers.inferenceservice.monitors import ABSENT, PENDING, ServiceMonitorCache
+from controller.reconcilers.inferenceservice.watch import MONITORS_BY_OWNER
 from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
-
-Object = dict[str, Any]
 
 
 class ChildRejected(Exception):
@@ -62,50 +69,48 @@ class OwnedCaches:
 
 
 @attrs.frozen(kw_only=True)
-class MonitoringOutcome:
-    condition: DesiredCondition | None
-    #: The ServiceMonitor cache is still filling: come back shortly.
-    retry: bool = False
+class MonitorsWritten:
+    """What applying the ServiceMonitors found out, for the `Monitoring` condition."""
 
-
-def _terminating(obj: Object) -> bool:
-    return bool(obj.get("metadata", {}).get("deletionTimestamp"))
+    crd_installed: bool
+    #: The ServiceMonitor cache is still filling: nothing was written, come back shortly.
+    pending: bool = False
+    #: The DCGM exporter's namespace, when the DCGM monitor could not be applied because it does not exist.
+    missing_dcgm_namespace: str | None = None
 
 
 def _foreign_controller(current: Object | None, owner_uid: str | None) -> str | None:
-    for ref in (current or {}).get("metadata", {}).get("ownerReferences") or ():
-        if ref.get("controller") and ref.get("uid") != owner_uid:
-            return f"{ref.get('kind')} '{ref.get('name')}'"
+    ref = controller_reference(current)
+    if ref is not None and ref.get("uid") != owner_uid:
+        return f"{ref.get('kind')} '{ref.get('name')}'"
     return None
 
 
-class ChildWriter:
-    def __init__(
-        self,
-        *,
-        applier: Applier,
-        caches: OwnedCaches,
-        config: ControllerConfig,
-        recorder: EventRecorder,
-    ) -> None:
+class ServiceWrites:
+    def __init__(self, *, applier: Applier, caches: OwnedCaches, recorder: EventRecorder) -> None:
         self._applier = applier
         self._caches = caches
-        self._config = config
         self._recorder = recorder
 
     # -- serving objects --------------------------------------------------------------------------------------
 
-    async def apply_serving(self, *, isvc: InferenceService, owner: Object, model: Model) -> Object | None:
-        """Deployment, Service and HPA as the spec asks; returns the Deployment (fresh if just written)."""
-        deployment = desired_deployment(isvc=isvc, model=model, config=self._config)
+    async def apply_serving(
+        self,
+        *,
+        isvc: InferenceService,
+        owner: Object,
+        deployment: Object | None,
+        service: Object,
+        autoscaler: Object | None,
+    ) -> Object | None:
+        """Deployment, Service and HPA (deleted when None); returns the Deployment (fresh if just written)."""
         if deployment is None:
             return None
         await self._hand_over_replicas(deployment, isvc=isvc)
         written = await self._ensure(
             DEPLOYMENTS, self._caches.deployments, deployment, isvc=isvc, owner=owner
         )
-        await self._ensure(SERVICES, self._caches.services, desired_service(isvc), isvc=isvc, owner=owner)
-        autoscaler = desired_autoscaler(isvc=isvc, config=self._config)
+        await self._ensure(SERVICES, self._caches.services, service, isvc=isvc, owner=owner)
         if autoscaler is not None:
             await self._ensure(
                 HORIZONTAL_POD_AUTOSCALERS, self._caches.autoscalers, autoscaler, isvc=isvc, owner=owner
@@ -128,7 +133,7 @@ class ChildWriter:
         )
         log.info(
             "handed Deployment replicas to the autoscaler",
-            deployment=current["metadata"]["name"],
+            deployment=name_of(current),
             replicas=current["spec"]["replicas"],
         )
 
@@ -144,62 +149,34 @@ class ChildWriter:
     # -- monitoring -------------------------------------------------------------------------------------------
 
     async def apply_monitors(
-        self, *, isvc: InferenceService, owner: Object, model: Model | None, serving: bool
-    ) -> MonitoringOutcome:
-        """Both ServiceMonitors when monitoring is on and the CRD exists; deletes those no longer wanted."""
+        self, *, isvc: InferenceService, owner: Object, own: Object | None, dcgm: Object | None
+    ) -> MonitorsWritten:
+        """The service's ServiceMonitor and DCGM monitor when the CRD exists; deletes those passed as None."""
         monitors = self._caches.monitors
-        wanted = monitoring_enabled(isvc)
         if monitors.state == ABSENT:
-            if not wanted:
-                return MonitoringOutcome(condition=None)
-            return MonitoringOutcome(
-                condition=DesiredCondition(
-                    type=MONITORING,
-                    status="False",
-                    reason="ServiceMonitorCRDMissing",
-                    message="ServiceMonitors skipped: the monitoring.coreos.com CRD is not installed; "
-                    "install the Prometheus Operator (or its CRDs) and they are created automatically",
-                )
-            )
+            return MonitorsWritten(crd_installed=False)
         if monitors.state == PENDING:
-            return MonitoringOutcome(condition=None, retry=True)
+            return MonitorsWritten(crd_installed=True, pending=True)
 
         name, namespace = object_name(isvc), object_namespace(isvc)
-        own = desired_service_monitor(isvc) if serving else None
         current_own = monitors.get(namespace=namespace, name=resource_name(name))
         if own is not None:
-            await self._ensure_monitor(own, current_own, isvc=isvc, owner=owner)
+            await self._write(SERVICE_MONITORS, own, current_own, isvc=isvc, owner=owner)
         elif current_own is not None and self._owned(current_own, isvc):
             await self._delete(SERVICE_MONITORS, current_own, owner=owner)
 
-        dcgm = desired_dcgm_monitor(isvc=isvc, model=model.spec if model else None, config=self._config)
-        dcgm_note = ""
-        if dcgm is not None and serving:
-            dcgm["metadata"]["annotations"] = {OWNER_ANNOTATION: f"{namespace}/{name}"}
-            current = monitors.get(namespace=dcgm["metadata"]["namespace"], name=dcgm["metadata"]["name"])
+        missing_namespace = None
+        if dcgm is not None:
+            meta = dcgm["metadata"]
+            current = monitors.get(namespace=meta["namespace"], name=meta["name"])
             try:
-                await self._ensure_monitor(dcgm, current, isvc=isvc, owner=owner)
+                await self._write(SERVICE_MONITORS, dcgm, current, isvc=isvc, owner=owner)
             except NotFound:
-                dcgm_note = (
-                    f"; GPU metrics not scraped: namespace '{self._config.dcgm_namespace}' of the DCGM "
-                    "exporter does not exist (set the controller's DCGM namespace)"
-                )
-            await self.sweep_dcgm(namespace=namespace, name=name, keep=dcgm["metadata"]["name"], owner=owner)
+                missing_namespace = str(meta["namespace"])
+            await self.sweep_dcgm(namespace=namespace, name=name, keep=meta["name"], owner=owner)
         else:
             await self.sweep_dcgm(namespace=namespace, name=name, owner=owner)
-        if not wanted:
-            return MonitoringOutcome(condition=None)
-        if not serving:
-            message = "ServiceMonitors are created once the service is deployed"
-            return MonitoringOutcome(
-                condition=DesiredCondition(type=MONITORING, status="False", reason="Waiting", message=message)
-            )
-        applied = "ServiceMonitor for llama.cpp metrics" + (" and DCGM GPU metrics" if dcgm else "")
-        return MonitoringOutcome(
-            condition=DesiredCondition(
-                type=MONITORING, status="True", reason="ServiceMonitorsApplied", message=applied + dcgm_note
-            )
-        )
+        return MonitorsWritten(crd_installed=True, missing_dcgm_namespace=missing_namespace)
 
     async def sweep_dcgm(
         self, *, namespace: str, name: str, keep: str | None = None, owner: Object | None = None
@@ -216,15 +193,52 @@ class ChildWriter:
         if monitors.state == PENDING:
             return False
         for monitor in monitors.by_index(MONITORS_BY_OWNER, f"{namespace}/{name}"):
-            if monitor["metadata"]["name"] == keep or _terminating(monitor):
+            if name_of(monitor) == keep or is_terminating(monitor):
                 continue
             if await self._applier.ensure_absent(SERVICE_MONITORS, monitor):
-                log.info("deleted DCGM ServiceMonitor", monitor=monitor["metadata"]["name"])
+                log.info("deleted DCGM ServiceMonitor", monitor=name_of(monitor))
                 if owner is not None:
-                    await self._event(
-                        owner, "Deleted", f"deleted DCGM ServiceMonitor {monitor['metadata']['name']}"
-                    )
+                    await self._event(owner, "Deleted", f"deleted DCGM ServiceMonitor {name_of(monitor)}")
         return True
+
+    # -- status -----------------------------------------------------------------------------------------------
+
+    async def write_status(
+        self,
+        obj: Object,
+        verdict: ServiceVerdict,
+        placement: Placement,
+        *,
+        now: datetime,
+        extra_conditions: Sequence[DesiredCondition] = (),
+    ) -> None:
+        """Apply our part of the status if it changed, and post an Event when the phase or Ready reason did."""
+        stored = obj.get("status")
+        desired = desired_status(
+            raw_status=stored,
+            verdict=verdict,
+            placement=placement,
+            generation=obj.get("metadata", {}).get("generation"),
+            now=now,
+            extra_conditions=extra_conditions,
+        )
+        if not status_differs(stored, desired):
+            return
+        before, after = owned_view(stored), owned_view(desired)
+        log.debug(
+            "writing status",
+            changed=sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
+        )
+        try:
+            # Compared and sent as our part only: the host agent's HostServing condition is not ours to write.
+            await self._applier.ensure_status(
+                INFERENCE_SERVICES, {**obj, "status": owned_view(stored)}, owned_view(desired)
+            )
+        except NotFound:
+            return  # deleted meanwhile; its delete event brings us back for the sweep
+        change = transition(stored, desired)
+        if change is not None:
+            await self._recorder.record(obj, type=change.type, reason=change.reason, message=change.message)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -234,8 +248,7 @@ class ChildWriter:
     @staticmethod
     def _owned(obj: Object, isvc: InferenceService) -> bool:
         return any(
-            ref.get("controller") and ref.get("uid") == isvc.metadata.uid
-            for ref in obj.get("metadata", {}).get("ownerReferences") or ()
+            ref.get("controller") and ref.get("uid") == isvc.metadata.uid for ref in owner_references(obj)
         )
 
     async def _ensure(
@@ -244,11 +257,6 @@ class ChildWriter:
         meta = desired["metadata"]
         current = store.get_by_name(meta["name"], meta["namespace"])
         return await self._write(resource, desired, current, isvc=isvc, owner=owner)
-
-    async def _ensure_monitor(
-        self, desired: Object, current: Object | None, *, isvc: InferenceService, owner: Object
-    ) -> None:
-        await self._write(SERVICE_MONITORS, desired, current, isvc=isvc, owner=owner)
 
     async def _write(
         self,
@@ -284,10 +292,10 @@ class ChildWriter:
             await self._delete(resource, current, owner=owner)
 
     async def _delete(self, resource: Resource, current: Object, *, owner: Object) -> None:
-        if _terminating(current):
+        if is_terminating(current):
             return  # already on its way out; a second delete would only be another write
         if await self._applier.ensure_absent(resource, current):
-            await self._event(owner, "Deleted", f"deleted {resource.kind} {current['metadata']['name']}")
+            await self._event(owner, "Deleted", f"deleted {resource.kind} {name_of(current)}")
 
     async def _event(self, owner: Object, reason: str, message: str) -> None:
         await self._recorder.record(owner, type="Normal", reason=reason, message=message)

@@ -6,7 +6,7 @@ import attrs
 
 from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import DownloadProgress, Model, ModelStatus
-from controller.builders.service_status import ServiceVerdict, invalid_spec_verdict, service_verdict
+from controller.builders.inferenceservice_status import ServiceVerdict, invalid_spec_verdict, service_verdict
 from tests.unit.builders.conftest import model_from, ready
 
 MODEL = ready(model_from({"source": {"url": "https://e.x/a.gguf"}}))

@@ -1,6 +1,6 @@
 """Wiring the InferenceService controller into a manager: informers, indexes, event sources, metrics.
 
-What wakes a service (see controller.reconcilers.inferenceservice_watch for the mappings):
+What wakes a service (see `watch` for the mappings):
 
 - its own spec changes, and the host agent's `HostServing` condition;
 - its Deployment, Service and HPA (owner reference), and its ServiceMonitors once that CRD exists;
@@ -29,10 +29,9 @@ from controller.kube.resources import (
     SERVICES,
 )
 from controller.reconcilers.apply import Applier
-from controller.reconcilers.inferenceservice_children import ChildWriter, OwnedCaches
-from controller.reconcilers.inferenceservice_monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
-from controller.reconcilers.inferenceservice_reconciler import InferenceServiceReconciler
-from controller.reconcilers.inferenceservice_watch import (
+from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
+from controller.reconcilers.inferenceservice.reconciler import InferenceServiceReconciler
+from controller.reconcilers.inferenceservice.watch import (
     BY_MODEL_REF,
     BY_SERVICE_LABEL,
     MONITORS_BY_OWNER,
@@ -47,6 +46,7 @@ from controller.reconcilers.inferenceservice_watch import (
     service_of_pod,
     services_of_model,
 )
+from controller.reconcilers.inferenceservice.writes import OwnedCaches, ServiceWrites
 from controller.reconcilers.metrics import register_service_metrics
 from controller.runtime.controller import Controller
 from controller.runtime.events import enqueue_mapped, enqueue_owner
@@ -96,25 +96,18 @@ def setup_inferenceservice_controller(
         indexers={MONITORS_BY_OWNER: monitor_owner_index},
     )
 
-    applier = Applier(mgr.client, field_manager=config.field_manager)
-    children = ChildWriter(
-        applier=applier,
+    writes = ServiceWrites(
+        applier=Applier(mgr.client, field_manager=config.field_manager),
         caches=OwnedCaches(
             deployments=deployments.store,
             services=k8s_services.store,
             autoscalers=autoscalers.store,
             monitors=monitors,
         ),
-        config=config,
         recorder=recorder,
     )
     reconciler = InferenceServiceReconciler(
-        services=services.store,
-        models=models.store,
-        pods=pods.store,
-        children=children,
-        applier=applier,
-        recorder=recorder,
+        services=services.store, models=models.store, pods=pods.store, writes=writes, config=config
     )
     controller = (
         Controller(

@@ -4,13 +4,23 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.reconcilers.model_fetch import (
+import pytest
+
+from api.v1alpha1.converter import to_wire
+from api.v1alpha1.fetch_result import FetchResult
+from api.v1alpha1.gguf import GGUFInfo
+from controller.builders.conditions import parse_time
+from controller.builders.fetch_outcome import (
+    FetchResultError,
     download_seconds,
     fetch_outcome,
-    parse_time,
+    fetch_termination_message,
+    parse_fetch_result,
     retry_delay,
     waited_delay,
 )
+
+KEY = "0123456789abcdef"
 
 RUNNING_JOB: dict[str, Any] = {"status": {"active": 1, "startTime": "2025-01-01T00:00:00Z"}}
 OK = json.dumps({"ok": True, "cacheKey": "k", "path": "/models/k/model.gguf", "sizeBytes": 10})
@@ -99,3 +109,59 @@ def test_parse_time_rejects_garbage_instead_of_raising() -> None:
     assert parse_time("yesterday") is None
     assert parse_time(None) is None
     assert parse_time("2025-01-01T00:00:00Z") == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+OK_RESULT = FetchResult(
+    ok=True,
+    cache_key=KEY,
+    path=f"/models/{KEY}/model.gguf",
+    sha256="b" * 64,
+    size_bytes=42,
+    gguf=GGUFInfo(head_count_kv=8),
+)
+
+
+def test_a_written_result_parses_back_to_the_same_value() -> None:
+    assert parse_fetch_result(json.dumps(to_wire(OK_RESULT))) == OK_RESULT
+
+
+def test_a_result_at_the_end_of_a_log_tail_is_found() -> None:
+    event = json.dumps({"ts": 1.0, "event": "progress", "percent": 99})
+    tail = f"{event}\nverifying\n{json.dumps(to_wire(OK_RESULT))}\n{event}\n"
+    assert parse_fetch_result(tail) == OK_RESULT
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "Traceback (most recent call last):\n  boom",
+        "[1, 2]",
+        '{"ts": 1.0, "event": "progress"}\nKilled',
+        '{"reason": "SourceNotFound"}',
+        '{"ok": "yes"}',
+    ],
+)
+def test_garbage_termination_messages_are_rejected(message: str) -> None:
+    with pytest.raises(FetchResultError):
+        parse_fetch_result(message)
+
+
+def test_a_success_without_a_path_is_rejected() -> None:
+    with pytest.raises(FetchResultError, match="cacheKey or path"):
+        parse_fetch_result('{"ok": true, "cacheKey": "k"}')
+
+
+def test_a_failure_needs_a_condition_style_reason() -> None:
+    with pytest.raises(FetchResultError, match="CamelCase reason"):
+        parse_fetch_result('{"ok": false, "reason": "not found!"}')
+
+
+def test_termination_message_is_read_from_the_terminated_fetch_container() -> None:
+    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"terminated": {"message": "{}"}}}]}}
+    assert fetch_termination_message(pod) == "{}"
+
+
+def test_a_running_fetch_container_has_no_termination_message() -> None:
+    pod = {"status": {"containerStatuses": [{"name": "fetch", "state": {"running": {}}}]}}
+    assert fetch_termination_message(pod) is None

@@ -1,34 +1,77 @@
-"""What an InferenceService's status should say, from what the reconciler observed.
+"""What an InferenceService's status should say, and whether writing it would change anything.
 
-A pure decision from (the Model, the Deployment, the service's pods) to a phase and the four conditions:
+The verdict is a pure decision from (the Model, the Deployment, the service's pods, the host agent's report) to a
+phase and the four conditions:
 
 - `ModelReady`: the Model's state, with the Model's own failure reason when it failed.
 - `Ready`: serving capacity, `readyReplicas >= replicas` of the Deployment; `replicas: 0` is a valid, Ready
   scale-to-zero. While not Ready its reason names the cause (WaitingForModel, InsufficientGPU, CrashLoop, ...).
 - `Progressing`: a rollout (or the model download the service waits for) is under way.
 - `Degraded`: something needs attention: ModelFailed, InsufficientGPU, Unschedulable, CrashLoop,
-  ImagePullBackOff, ProgressDeadlineExceeded, InvalidSpec. It can be True while Ready is True, e.g. when a
-  rolling update's new pod waits for a GPU while the old one keeps serving.
+  ImagePullBackOff, ProgressDeadlineExceeded, InvalidSpec (see controller.builders.serving_problems). It can be
+  True while Ready is True, e.g. when a rolling update's new pod waits for a GPU while the old one keeps serving.
 
-Pods waiting for a GPU are told apart from other scheduling failures by the scheduler's message
-(`Insufficient nvidia.com/gpu`), because "add a GPU node" and "fix your nodeSelector" are different fixes.
+Status has two writers: the controller, and the host agent, which owns the `HostServing` condition under its own
+field manager. So the body the controller applies (`desired_status`) holds only the fields and condition types it
+owns; the list-map merge by `type` keeps the agent's condition, and a type no longer sent (`Monitoring` once
+monitoring is off) is removed. "Has it changed" (`status_differs`) compares only that part, conditions sorted by
+type, so the agent's writes and the server's ordering never cause a write of ours.
+
+Conditions are recomputed on each pass from the current ones, so `lastTransitionTime` moves only when a
+condition's status flips (see controller.builders.conditions); an Event is due when the phase or the Ready reason
+changed (`transition`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from api.objects import Object, ObjectView, condition_of, metadata, status_of
+from api.v1alpha1.converter import WireError, from_wire, to_wire
+from api.v1alpha1.inferenceservice import InferenceServiceStatus
+from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import Model
-from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, MODEL_READY, PROGRESSING, READY
-from controller.builders.conditions import DesiredCondition, find_condition, human_size
-from controller.builders.deployment import GPU_RESOURCES
+from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, MODEL_READY, MONITORING, PROGRESSING, READY
+from controller.builders.conditions import (
+    DesiredCondition,
+    Transition,
+    apply_conditions,
+    find_condition,
+    human_size,
+)
+from controller.builders.serving_problems import pod_problems, rollout_problem
 
-Obj = Mapping[str, Any]
+#: Condition types this controller owns; HostServing belongs to the host agent.
+OWN_CONDITIONS = (READY, MODEL_READY, PROGRESSING, DEGRADED, MONITORING)
+#: Status fields this controller owns (wire names); anything else in status belongs to someone else.
+OWN_FIELDS = (
+    "phase",
+    "conditions",
+    "observedGeneration",
+    "replicas",
+    "readyReplicas",
+    "selector",
+    "endpoint",
+    "gpuCount",
+    "tensorSplit",
+    "scheduling",
+)
 
 _MESSAGE_LIMIT = 1024
+
+
+@attrs.frozen(kw_only=True)
+class Placement:
+    """Facts about the pods that status reports next to the verdict."""
+
+    selector: str | None = None
+    endpoint: str | None = None
+    gpu_count: int | None = None
+    tensor_split: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -39,14 +82,6 @@ class ServiceVerdict:
     ready_replicas: int | None = None
     #: Why pods are not placed (the scheduler's message), for `status.scheduling`.
     scheduling: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class PodProblem:
-    reason: str
-    message: str
-    #: Phase the service is in when this problem keeps it from being Ready.
-    phase: str
 
 
 def _conditions(
@@ -107,81 +142,14 @@ def _model_condition(model_name: str, model: Model | None) -> DesiredCondition:
     return DesiredCondition(type=MODEL_READY, status="False", reason=reason, message=message)
 
 
-def _scheduling_problem(pod: Obj) -> PodProblem | None:
-    for condition in pod.get("status", {}).get("conditions") or ():
-        if condition.get("type") != "PodScheduled" or condition.get("status") != "False":
-            continue
-        if condition.get("reason") != "Unschedulable":
-            return None
-        message = str(condition.get("message") or "")
-        if any(f"Insufficient {resource}" in message for resource in GPU_RESOURCES.values()):
-            return PodProblem(reason="InsufficientGPU", message=message, phase="WaitingForGPU")
-        return PodProblem(reason="Unschedulable", message=message, phase="Pending")
-    return None
-
-
-def _container_problem(pod: Obj) -> PodProblem | None:
-    pod_name = pod.get("metadata", {}).get("name", "?")
-    status = pod.get("status", {})
-    for container in [*(status.get("initContainerStatuses") or ()), *(status.get("containerStatuses") or ())]:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        reason = waiting.get("reason")
-        name = container.get("name", "?")
-        if reason == "CrashLoopBackOff":
-            last = (container.get("lastState") or {}).get("terminated") or {}
-            detail = f"last exit {last.get('reason', 'unknown')} (code {last.get('exitCode', '?')})"
-            if last.get("message"):
-                detail += f": {str(last['message']).strip()[-300:]}"
-            return PodProblem(
-                reason="CrashLoop",
-                message=f"container {name} of pod {pod_name} keeps crashing "
-                f"({container.get('restartCount', 0)} restarts); {detail}",
-                phase="Failed",
-            )
-        if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
-            return PodProblem(
-                reason="ImagePullBackOff",
-                message=f"container {name} of pod {pod_name} cannot pull its image: {waiting.get('message', reason)}",
-                phase="Failed",
-            )
-    return None
-
-
-def pod_problems(pods: Sequence[Obj]) -> list[PodProblem]:
-    """Problems of live pods, most actionable first: crashes, image pulls, then scheduling."""
-    problems: list[PodProblem] = []
-    scheduling: list[PodProblem] = []
-    for pod in pods:
-        if pod.get("metadata", {}).get("deletionTimestamp"):
-            continue
-        container = _container_problem(pod)
-        if container is not None:
-            problems.append(container)
-        placement = _scheduling_problem(pod)
-        if placement is not None:
-            scheduling.append(placement)
-    return problems + scheduling
-
-
-def _deadline_problem(deployment: Obj) -> PodProblem | None:
-    for condition in deployment.get("status", {}).get("conditions") or ():
-        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
-            return PodProblem(
-                reason="ProgressDeadlineExceeded",
-                message=str(condition.get("message") or ""),
-                phase="Deploying",
-            )
-    return None
-
-
 def service_verdict(
     *,
     model_name: str,
     model: Model | None,
-    deployment: Obj | None,
-    pods: Sequence[Obj] = (),
+    deployment: ObjectView | None,
+    pods: Sequence[ObjectView] = (),
     served_by_host: bool = False,
-    host_serving: Obj | None = None,
+    host_serving: ObjectView | None = None,
     desired_replicas: int = 1,
 ) -> ServiceVerdict:
     """Phase and conditions of an InferenceService; `pods` are its own pods (by selector labels).
@@ -264,7 +232,7 @@ def _host_state(
 
 
 def _host_verdict(
-    model_condition: DesiredCondition, host: Obj | None, desired_replicas: int
+    model_condition: DesiredCondition, host: ObjectView | None, desired_replicas: int
 ) -> ServiceVerdict:
     """A host-served service runs one llama-server on the agent's host, or none when scaled to zero."""
     if desired_replicas == 0:
@@ -317,15 +285,15 @@ def _host_verdict(
 
 
 def _deployment_verdict(
-    model_condition: DesiredCondition, deployment: Obj, pods: Sequence[Obj]
+    model_condition: DesiredCondition, deployment: ObjectView, pods: Sequence[ObjectView]
 ) -> ServiceVerdict:
     spec = deployment.get("spec", {})
-    status = deployment.get("status", {})
+    status = status_of(deployment)
     desired = int(spec.get("replicas", 1))
     ready_count = int(status.get("readyReplicas") or 0)
     current = int(status.get("replicas") or 0)
     updated = int(status.get("updatedReplicas") or 0)
-    generation = int(deployment.get("metadata", {}).get("generation") or 0)
+    generation = int(metadata(deployment).get("generation") or 0)
     observed = int(status.get("observedGeneration") or 0)
     # Done only when every pod runs the current template, no old pod is left, and all of them are ready.
     rolled_out = (
@@ -333,7 +301,7 @@ def _deployment_verdict(
     )
 
     problems = pod_problems(pods)
-    deadline = _deadline_problem(deployment)
+    deadline = rollout_problem(deployment)
     if deadline is not None:
         problems.append(deadline)
     first = problems[0] if problems else None
@@ -358,3 +326,92 @@ def _deployment_verdict(
         ready_replicas=ready_count,
         scheduling=scheduling,
     )
+
+
+# -- the status body ------------------------------------------------------------------------------------------
+
+
+def current_conditions(raw_status: ObjectView | None) -> list[Condition]:
+    """Our conditions as stored; unreadable entries (hand-edited status) are dropped, to be rewritten."""
+    kept: list[Condition] = []
+    for item in (raw_status or {}).get("conditions") or ():
+        if not isinstance(item, dict) or item.get("type") not in OWN_CONDITIONS:
+            continue
+        try:
+            kept.append(from_wire(item, Condition))
+        except WireError:
+            continue
+    return kept
+
+
+def desired_status(
+    *,
+    raw_status: ObjectView | None,
+    verdict: ServiceVerdict,
+    placement: Placement,
+    generation: int | None,
+    now: datetime,
+    extra_conditions: Sequence[DesiredCondition] = (),
+) -> Object:
+    """The status body to apply: the verdict, the placement facts and our conditions (wire form)."""
+    wanted = [*verdict.conditions, *extra_conditions]
+    conditions = apply_conditions(
+        current_conditions(raw_status), wanted, observed_generation=generation, now=now
+    )
+    wanted_types = {c.type for c in wanted}
+    status = InferenceServiceStatus(
+        phase=verdict.phase,
+        conditions=[c for c in conditions if c.type in wanted_types],
+        observed_generation=generation,
+        replicas=verdict.replicas if verdict.replicas is not None else 0,
+        ready_replicas=verdict.ready_replicas if verdict.ready_replicas is not None else 0,
+        selector=placement.selector,
+        endpoint=placement.endpoint,
+        gpu_count=placement.gpu_count,
+        tensor_split=placement.tensor_split,
+        scheduling=verdict.scheduling,
+    )
+    wire: Object = to_wire(status)
+    return wire
+
+
+def _sorted_conditions(conditions: Iterable[Any]) -> list[Any]:
+    return sorted(
+        (c for c in conditions if isinstance(c, dict) and c.get("type") in OWN_CONDITIONS),
+        key=lambda c: str(c.get("type")),
+    )
+
+
+def owned_view(status: ObjectView | None) -> Object:
+    """Our part of a status, in a canonical form for comparison."""
+    view = {k: v for k, v in (status or {}).items() if k in OWN_FIELDS}
+    if "conditions" in view:
+        view["conditions"] = _sorted_conditions(view["conditions"] or ())
+        if not view["conditions"]:
+            del view["conditions"]
+    return view
+
+
+def status_differs(stored: ObjectView | None, desired: ObjectView) -> bool:
+    return owned_view(stored) != owned_view(desired)
+
+
+# -- events ---------------------------------------------------------------------------------------------------
+
+_WARNING_PHASES = ("Failed", "WaitingForGPU")
+_WARNING_REASONS = ("Unschedulable", "InsufficientGPU", "CrashLoop", "ImagePullBackOff", "ModelNotFound")
+
+
+def transition(stored: ObjectView | None, desired: ObjectView) -> Transition | None:
+    """The Event to post when the phase or the Ready reason changed between `stored` and `desired`, else None."""
+    old_phase = (stored or {}).get("phase")
+    new_phase = desired.get("phase")
+    old_ready = condition_of({"status": stored}, READY) or {}
+    new_ready = condition_of({"status": desired}, READY) or {}
+    if old_phase == new_phase and old_ready.get("reason") == new_ready.get("reason"):
+        return None
+    reason = str(new_ready.get("reason") or new_phase or "Unknown")
+    warning = new_phase in _WARNING_PHASES or reason in _WARNING_REASONS
+    detail = str(new_ready.get("message") or "")
+    message = f"{old_phase or 'new'} -> {new_phase}" + (f": {detail}" if detail else "")
+    return Transition(type="Warning" if warning else "Normal", reason=reason, message=message)

@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from api.v1alpha1.well_known import REPLICAS_HANDOFF_MANAGER
-from controller.kube.resources import DEPLOYMENTS
-from controller.reconcilers.apply import Applier
-from controller.reconcilers.replicas_handoff import (
+from controller.builders.replicas_handoff import (
     applies_replicas,
     needs_replicas_handoff,
     replicas_handoff,
 )
+from controller.kube.resources import DEPLOYMENTS
+from controller.reconcilers.apply import Applier
 
 MANAGER = "llmkube"
 

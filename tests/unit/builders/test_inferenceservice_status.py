@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.builders.conditions import DesiredCondition
-from controller.builders.service_status import ServiceVerdict
-from controller.reconcilers.inferenceservice_status import (
+from controller.builders.inferenceservice_status import (
     Placement,
+    ServiceVerdict,
     desired_status,
     owned_view,
     status_differs,

@@ -7,10 +7,11 @@ One pass, read entirely from informer caches:
    block every `kubectl delete` on a controller that is down, for the sake of one scrape config.
 2. The Model is missing or not Ready: report WaitingForModel (or the Model's failure) and touch no child. The
    Model's own status change wakes the service through the `modelRef` index, so nothing polls.
-3. Otherwise write the children that differ (controller.reconcilers.inferenceservice_children); metal/host
-   services get none, the host agent serves them and reports through its `HostServing` condition.
-4. Status from the Deployment and its pods (controller.builders.service_status), written only if it changed,
-   with an Event when the phase or the Ready reason changed.
+3. Otherwise compute the children with the builders (the Deployment, and in it the llama-server command line,
+   comes from controller.builders.deployment) and write those that differ (`writes`); metal/host services get
+   none, the host agent serves them and reports through its `HostServing` condition.
+4. Status from the Deployment and its pods (controller.builders.inferenceservice_status), written only if it
+   changed, with an Event when the phase or the Ready reason changed.
 
 A spec the builders cannot honour (a reserved flag in extraArgs, a name another service's children hold) is
 reported as Failed/InvalidSpec and raised as TerminalError: retrying would not change the answer, the next edit
@@ -19,49 +20,40 @@ of the spec will.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
 
-from api.objects import condition_of
+from api.objects import Object, condition_of, is_terminating, name_of
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
 from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import HOST_SERVING
-from controller.builders.labels import label_value, object_name, selector_labels
+from controller.builders.autoscaling import desired_autoscaler
+from controller.builders.deployment import desired_deployment
+from controller.builders.inferenceservice_status import Placement, invalid_spec_verdict, service_verdict
+from controller.builders.labels import label_value, object_name, selector_string
 from controller.builders.llama_args import ReservedArgumentError, serving_shape
-from controller.builders.service import service_endpoint
-from controller.builders.service_status import ServiceVerdict, invalid_spec_verdict, service_verdict
-from controller.kube import EventRecorder, NotFound
-from controller.kube.resources import INFERENCE_SERVICES
-from controller.reconcilers.apply import Applier
-from controller.reconcilers.inferenceservice_children import ChildRejected, ChildWriter
-from controller.reconcilers.inferenceservice_status import (
-    Placement,
-    desired_status,
-    owned_view,
-    status_differs,
-    transition,
+from controller.builders.monitoring import (
+    desired_dcgm_monitor,
+    desired_service_monitor,
+    monitoring_condition,
 )
-from controller.reconcilers.inferenceservice_watch import PODS_BY_SERVICE
+from controller.builders.service import desired_service, service_endpoint
+from controller.config import ControllerConfig
+from controller.reconcilers.inferenceservice.watch import PODS_BY_SERVICE
+from controller.reconcilers.inferenceservice.writes import ChildRejected, ServiceWrites
 from controller.runtime.request import Request, Result, TerminalError
 from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
 
-Object = dict[str, Any]
-
 #: How soon to look again while the ServiceMonitor cache fills after the CRD appeared.
 MONITOR_CACHE_RETRY_SECONDS = 1.0
 
 
-def selector_string(isvc_name: str) -> str:
-    """`status.selector` for the scale subresource: the pods' selector labels as a label-selector string."""
-    return ",".join(f"{key}={value}" for key, value in sorted(selector_labels(isvc_name).items()))
-
-
-def _utcnow() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -72,23 +64,21 @@ class InferenceServiceReconciler:
         services: Store,
         models: Store,
         pods: Store,
-        children: ChildWriter,
-        applier: Applier,
-        recorder: EventRecorder,
-        now: Any = _utcnow,
+        writes: ServiceWrites,
+        config: ControllerConfig,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self._services = services
         self._models = models
         self._pods = pods
-        self._children = children
-        self._applier = applier
-        self._recorder = recorder
+        self._writes = writes
+        self._config = config
         self._now = now
 
     async def reconcile(self, request: Request) -> Result:
         obj = self._services.get_by_name(request.name, request.namespace)
-        if obj is None or obj.get("metadata", {}).get("deletionTimestamp"):
-            swept = await self._children.sweep_dcgm(namespace=request.namespace, name=request.name)
+        if obj is None or is_terminating(obj):
+            swept = await self._writes.sweep_dcgm(namespace=request.namespace, name=request.name)
             return Result() if swept else Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS)
         try:
             isvc = from_wire(obj, InferenceService)
@@ -108,25 +98,44 @@ class InferenceServiceReconciler:
         )
         if model is None or not model_ready:
             verdict = service_verdict(model_name=isvc.spec.model_ref.name, model=model, deployment=None)
-            await self._write_status(obj, verdict, placement)
+            await self._writes.write_status(obj, verdict, placement, now=self._now())
             return Result()
 
         served_by_host = isvc.spec.accelerator.type in HOST_ACCELERATORS
         try:
             if served_by_host:
-                await self._children.retire_cluster_serving(isvc=isvc, owner=obj)
+                await self._writes.retire_cluster_serving(isvc=isvc, owner=obj)
                 deployment = None
             else:
-                deployment = await self._children.apply_serving(isvc=isvc, owner=obj, model=model)
+                deployment = await self._writes.apply_serving(
+                    isvc=isvc,
+                    owner=obj,
+                    deployment=desired_deployment(isvc=isvc, model=model, config=self._config),
+                    service=desired_service(isvc),
+                    autoscaler=desired_autoscaler(isvc=isvc, config=self._config),
+                )
         except (ReservedArgumentError, ChildRejected) as err:
             await self._reject(obj, str(err))
             raise TerminalError(str(err)) from err
-        monitoring = await self._children.apply_monitors(
-            isvc=isvc, owner=obj, model=model, serving=served_by_host or deployment is not None
+
+        serving = served_by_host or deployment is not None
+        dcgm = desired_dcgm_monitor(isvc=isvc, model=model.spec, config=self._config) if serving else None
+        monitors = await self._writes.apply_monitors(
+            isvc=isvc, owner=obj, own=desired_service_monitor(isvc) if serving else None, dcgm=dcgm
+        )
+        monitoring = (
+            None
+            if monitors.pending
+            else monitoring_condition(
+                isvc=isvc,
+                crd_installed=monitors.crd_installed,
+                serving=serving,
+                dcgm=dcgm is not None,
+                missing_dcgm_namespace=monitors.missing_dcgm_namespace,
+            )
         )
 
-        name = object_name(isvc)
-        pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(name)}")
+        pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(object_name(isvc))}")
         verdict = service_verdict(
             model_name=isvc.spec.model_ref.name,
             model=model,
@@ -142,9 +151,9 @@ class InferenceServiceReconciler:
             gpu_count=placement.gpu_count,
             tensor_split=placement.tensor_split,
         )
-        extra = (monitoring.condition,) if monitoring.condition is not None else ()
-        await self._write_status(obj, verdict, placement, extra_conditions=extra)
-        return Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS) if monitoring.retry else Result()
+        extra = (monitoring,) if monitoring is not None else ()
+        await self._writes.write_status(obj, verdict, placement, now=self._now(), extra_conditions=extra)
+        return Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS) if monitors.pending else Result()
 
     def _model(self, isvc: InferenceService) -> Model | None:
         namespace = isvc.metadata.namespace or ""
@@ -159,46 +168,6 @@ class InferenceServiceReconciler:
             return None
 
     async def _reject(self, obj: Object, message: str) -> None:
-        name = obj.get("metadata", {}).get("name", "")
+        name = name_of(obj)
         placement = Placement(selector=selector_string(name)) if name else Placement()
-        await self._write_status(obj, invalid_spec_verdict(message), placement)
-
-    async def _write_status(
-        self,
-        obj: Object,
-        verdict: ServiceVerdict,
-        placement: Placement,
-        *,
-        extra_conditions: tuple[Any, ...] = (),
-    ) -> None:
-        stored = obj.get("status")
-        desired = desired_status(
-            raw_status=stored,
-            verdict=verdict,
-            placement=placement,
-            generation=obj.get("metadata", {}).get("generation"),
-            now=self._now(),
-            extra_conditions=extra_conditions,
-        )
-        if not status_differs(stored, desired):
-            return
-        before, after = owned_view(stored), owned_view(desired)
-        log.debug(
-            "writing status",
-            changed=sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
-        )
-        try:
-            # Compared and sent as our part only: the host agent's HostServing condition is not ours to write.
-            await self._applier.ensure_status(
-                INFERENCE_SERVICES, {**obj, "status": owned_view(stored)}, owned_view(desired)
-            )
-        except NotFound:
-            return  # deleted meanwhile; its delete event brings us back for the sweep
-        change = transition(stored, desired)
-        if change is not None:
-            await self._recorder.record(
-                obj,
-                type="Warning" if change.type == "Warning" else "Normal",
-                reason=change.reason,
-                message=change.message,
-            )
+        await self._writes.write_status(obj, invalid_spec_verdict(message), placement, now=self._now())
