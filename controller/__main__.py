@@ -14,13 +14,14 @@ import anyio
 import attrs
 import structlog
 
-from controller.config import CONTROLLER_PROGRAM
+from controller.config import CONTROLLER_PROGRAM, ControllerConfig, ControllerOptions
 from controller.kube import KubeClient, KubeError, user_agent
 from controller.kube.recorder import EventRecorder
 from controller.kube.resources import PODS
 from controller.options import ManagerFlags, parse_flags
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
 from controller.reconcilers.model import setup_model_controller
+from controller.runtime.controller import Controller
 from controller.runtime.leaderelection import LeaderElectionConfig, LeadershipLost
 from controller.runtime.logs import configure_logging
 from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
@@ -51,6 +52,19 @@ async def own_image(client: KubeClient, *, pod_name: str | None, namespace: str)
     return None
 
 
+def setup_controllers(
+    manager: Manager, flags: ManagerFlags, *, config: ControllerConfig, recorder: EventRecorder
+) -> list[Controller]:
+    """Both controllers, set up from the same options: the one path from the flags to the controllers."""
+    options = ControllerOptions(
+        config=config, namespace=flags.namespace, max_concurrent_reconciles=flags.max_concurrent_reconciles
+    )
+    return [
+        setup_model_controller(manager, options, recorder=recorder),
+        setup_inferenceservice_controller(manager, options, recorder=recorder),
+    ]
+
+
 async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
     async with KubeClient.connect(
         kubeconfig=flags.kubeconfig, context=flags.context, user_agent=user_agent(CONTROLLER_PROGRAM)
@@ -79,15 +93,13 @@ async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
             ),
         )
         recorder = EventRecorder(client, component=CONTROLLER_PROGRAM, instance=flags.identity)
-        setup_model_controller(manager, config=config, recorder=recorder, namespace=flags.namespace)
-        setup_inferenceservice_controller(
-            manager, config=config, recorder=recorder, namespace=flags.namespace
-        )
+        setup_controllers(manager, flags, config=config, recorder=recorder)
         log.info(
             "starting",
             namespace=flags.namespace or "*",
             leader_elect=flags.leader_elect,
             bind=f"{flags.bind_host}:{flags.bind_port}",
+            max_concurrent_reconciles=flags.max_concurrent_reconciles,
             fetcher_image=config.fetcher_image,
         )
         await manager.run()

@@ -1,6 +1,8 @@
-"""Operator-wide settings: where the model cache lives and which images do the work.
+"""Operator-wide settings: where the model cache lives, which images do the work, how the controllers run.
 
-One frozen value built once by the manager from flags and environment, then handed to every builder. Defaults
+`ControllerConfig` is one frozen value built once by the manager from flags and environment, then handed to every
+builder; `ControllerOptions` wraps it with what every controller's setup takes, so both controllers are set up
+from the same value and a default lives here once (the flag parser reads its defaults from here too). Defaults
 make `kubectl apply -k config/default` work on a plain cluster: a 100Gi ReadWriteOnce claim per namespace on the
 default StorageClass, llama.cpp server images pinned to one build (b11434, the build whose flags and metrics the
 builders were checked against), and the DCGM exporter where the NVIDIA GPU operator installs it.
@@ -21,6 +23,10 @@ CONTROLLER_PROGRAM = "llmkube-controller"
 
 #: The controller's own image; download Jobs run `llmkube fetch` from it (the manager passes the image it runs).
 DEFAULT_CONTROLLER_IMAGE = "ghcr.io/llmkube/llmkube:0.1.0"
+
+#: Workers per controller. Reconciles mostly wait on the API server, so a few run at once; one key never runs
+#: on two workers.
+DEFAULT_MAX_CONCURRENT_RECONCILES = 4
 
 
 @attrs.frozen(kw_only=True)
@@ -78,3 +84,13 @@ class ControllerConfig:
 
     #: Server-side apply field manager for everything the controller writes.
     field_manager: str = MANAGER
+
+
+@attrs.frozen(kw_only=True)
+class ControllerOptions:
+    """What `setup_model_controller` and `setup_inferenceservice_controller` both take."""
+
+    config: ControllerConfig = attrs.Factory(ControllerConfig)
+    #: Watch only this namespace; None watches all of them.
+    namespace: str | None = None
+    max_concurrent_reconciles: int = DEFAULT_MAX_CONCURRENT_RECONCILES

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from controller.config import DEFAULT_CONTROLLER_IMAGE, ControllerConfig
+from controller.config import DEFAULT_CONTROLLER_IMAGE, DEFAULT_MAX_CONCURRENT_RECONCILES, ControllerConfig
 
 DEFAULT_LEASE_NAME = "llmkube-controller-leader"
 DEFAULT_SYSTEM_NAMESPACE = "llmkube-system"
@@ -74,7 +74,12 @@ def parser() -> argparse.ArgumentParser:
         "--leader-election-namespace", help="namespace of the Lease (default: the pod's namespace)"
     )
     p.add_argument("--leader-election-id", default=DEFAULT_LEASE_NAME, help="name of the Lease")
-    p.add_argument("--max-concurrent-reconciles", type=int, default=4, help="workers per controller")
+    p.add_argument(
+        "--max-concurrent-reconciles",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENT_RECONCILES,
+        help="workers per controller (Model and InferenceService each)",
+    )
     p.add_argument(
         "--graceful-shutdown-timeout", type=float, default=30.0, help="seconds to drain on SIGTERM"
     )

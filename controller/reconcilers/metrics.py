@@ -5,8 +5,9 @@ reconcilers: a gauge that reconcilers increment and decrement drifts the first t
 cache is by definition what the controller believes. Every known phase is reported, at zero too, so a dashboard
 never has to guess whether a missing series means "none" or "not scraped".
 
-Events that happen once (a download finished) are counters and histograms the reconciler feeds. The registry is
-injectable so that tests, and two managers in one process, never collide in the global one.
+Events that happen once (a download finished) are counters and histograms the reconciler feeds. Everything goes to
+the registry of the manager the controller runs in (the one its /metrics serves), never to the global one, so
+tests and two managers in one process never collide.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -66,10 +67,10 @@ def register_phase_counts(
     documentation: str,
     phases: Sequence[str],
     objects: Callable[[], Iterable[dict[str, Any]]],
-    registry: CollectorRegistry | None = None,
+    registry: CollectorRegistry,
 ) -> PhaseCollector:
     collector = PhaseCollector(name=name, documentation=documentation, phases=phases, objects=objects)
-    (registry or REGISTRY).register(collector)
+    registry.register(collector)
     return collector
 
 
@@ -89,8 +90,7 @@ class DownloadMetrics:
     Model from a cache that has not yet caught up with the Ready status the first pass wrote.
     """
 
-    def __init__(self, registry: CollectorRegistry | None = None, *, remembered_jobs: int = 4096) -> None:
-        registry = registry or REGISTRY
+    def __init__(self, registry: CollectorRegistry, *, remembered_jobs: int = 4096) -> None:
         # Least recently counted first; bounded, since a Job is only ever seen twice within moments.
         self._counted: OrderedDict[str, None] = OrderedDict()
         self._remembered_jobs = remembered_jobs
@@ -161,11 +161,24 @@ class GPUsRequestedCollector(Collector):
         yield GaugeMetricFamily(self.NAME, self.DOCUMENTATION, value=0)
 
 
+def register_model_metrics(
+    *, phases: Sequence[str], models: Callable[[], Iterable[dict[str, Any]]], registry: CollectorRegistry
+) -> None:
+    """`llmkube_models{phase}`, read from the Model cache."""
+    register_phase_counts(
+        name="llmkube_models",
+        documentation="Models by phase, as the controller's cache sees them.",
+        phases=phases,
+        objects=models,
+        registry=registry,
+    )
+
+
 def register_service_metrics(
     *,
     phases: Sequence[str],
     services: Callable[[], Iterable[dict[str, Any]]],
-    registry: CollectorRegistry | None = None,
+    registry: CollectorRegistry,
 ) -> None:
     """`llmkube_inferenceservices{phase}` and `llmkube_gpus_requested`, both read from the service cache."""
     register_phase_counts(
@@ -175,4 +188,4 @@ def register_service_metrics(
         objects=services,
         registry=registry,
     )
-    (registry or REGISTRY).register(GPUsRequestedCollector(services))
+    registry.register(GPUsRequestedCollector(services))

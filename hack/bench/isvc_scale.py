@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 from prometheus_client import CollectorRegistry
 
-from controller.config import ControllerConfig
+from controller.config import ControllerConfig, ControllerOptions
 from controller.kube import EventRecorder, KubeClient, NotFound
 from controller.kube.resources import (
     DEPLOYMENTS,
@@ -97,7 +97,7 @@ async def run_controller(kubeconfig: Path, namespace: str) -> None:
         manager = Manager(client, options=ManagerOptions(health_port=0), registry=CollectorRegistry())
         recorder = EventRecorder(client, component="llmkube-controller")
         setup_inferenceservice_controller(
-            manager, config=ControllerConfig(), recorder=recorder, namespace=namespace
+            manager, ControllerOptions(config=ControllerConfig(), namespace=namespace), recorder=recorder
         )
         await manager.run()
 

@@ -14,10 +14,13 @@ so the controller does not cache every Deployment and pod of the cluster.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from api.v1alpha1.inferenceservice import SERVICE_PHASES
 from api.v1alpha1.model import GROUP
 from api.v1alpha1.well_known import COMPONENT_LABEL, COMPONENT_SERVER, MANAGED_BY_LABEL, MANAGER
-from controller.config import ControllerConfig
+from controller.config import ControllerOptions
 from controller.kube import EventRecorder
 from controller.kube.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
@@ -30,7 +33,7 @@ from controller.kube.resources import (
 )
 from controller.reconcilers.apply import Applier
 from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
-from controller.reconcilers.inferenceservice.reconciler import InferenceServiceReconciler
+from controller.reconcilers.inferenceservice.reconciler import InferenceServiceReconciler, utc_now
 from controller.reconcilers.inferenceservice.watch import (
     BY_MODEL_REF,
     BY_SERVICE_LABEL,
@@ -55,8 +58,6 @@ from controller.runtime.informer import Informer
 from controller.runtime.manager import Manager
 
 CONTROLLER_NAME = "inferenceservice"
-#: Reconciles mostly wait on the API server, so a few run at once; one key never runs twice concurrently.
-MAX_CONCURRENT_RECONCILES = 4
 
 SERVING_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER},{COMPONENT_LABEL}={COMPONENT_SERVER}"
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER}"
@@ -70,12 +71,16 @@ def _ensure_index(informer: Informer, name: str, func: IndexFunc) -> None:
 
 def setup_inferenceservice_controller(
     mgr: Manager,
+    options: ControllerOptions,
     *,
-    config: ControllerConfig,
     recorder: EventRecorder,
-    namespace: str | None = None,
+    now: Callable[[], datetime] = utc_now,
 ) -> Controller:
-    """Build the controller on `mgr`'s shared informers and add it (leader-only) to the manager."""
+    """Build the controller on `mgr`'s shared informers and add it (leader-only) to the manager.
+
+    Its workqueue, reconcile and domain metrics go to the manager's registry.
+    """
+    config, namespace = options.config, options.namespace
     services = mgr.informer(INFERENCE_SERVICES, namespace=namespace)
     _ensure_index(services, BY_MODEL_REF, model_ref_index)
     _ensure_index(services, BY_SERVICE_LABEL, service_label_index)
@@ -107,13 +112,13 @@ def setup_inferenceservice_controller(
         recorder=recorder,
     )
     reconciler = InferenceServiceReconciler(
-        services=services.store, models=models.store, pods=pods.store, writes=writes, config=config
+        services=services.store, models=models.store, pods=pods.store, writes=writes, config=config, now=now
     )
     controller = (
         Controller(
             name=CONTROLLER_NAME,
             reconciler=reconciler,
-            max_concurrent_reconciles=MAX_CONCURRENT_RECONCILES,
+            max_concurrent_reconciles=options.max_concurrent_reconciles,
             registry=mgr.registry,
         )
         .for_(services, predicates=(SpecOrHostServingChanged(),))

@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry
-
 from api.v1alpha1.model import GROUP, MODEL_PHASES
 from api.v1alpha1.well_known import (
     COMPONENT_CACHE,
@@ -29,7 +27,7 @@ from api.v1alpha1.well_known import (
     MANAGED_BY_LABEL,
     MANAGER,
 )
-from controller.config import ControllerConfig
+from controller.config import ControllerOptions
 from controller.kube import EventRecorder
 from controller.kube.resources import (
     JOBS,
@@ -40,28 +38,30 @@ from controller.kube.resources import (
     ROLES,
     SERVICE_ACCOUNTS,
 )
-from controller.reconcilers.metrics import DownloadMetrics, register_phase_counts
+from controller.reconcilers.metrics import DownloadMetrics, register_model_metrics
 from controller.reconcilers.model.reconciler import ModelReconciler, utc_now
 from controller.reconcilers.model.watch import model_of_pod, models_of_namespace
 from controller.reconcilers.model.writes import ModelCaches, ModelWrites
 from controller.runtime.controller import Controller
 from controller.runtime.manager import Manager
 
+CONTROLLER_NAME = "model"
 FETCH_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER},{COMPONENT_LABEL}={COMPONENT_FETCH}"
 CACHE_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGER},{COMPONENT_LABEL}={COMPONENT_CACHE}"
 
 
 def setup_model_controller(
     mgr: Manager,
+    options: ControllerOptions,
     *,
-    config: ControllerConfig,
     recorder: EventRecorder,
-    namespace: str | None = None,
-    registry: CollectorRegistry | None = None,
-    max_concurrent_reconciles: int = 2,
     now: Callable[[], datetime] = utc_now,
 ) -> Controller:
-    """Create the Model controller's informers on `mgr`, build the controller and add it; `namespace` limits it."""
+    """Build the controller on `mgr`'s shared informers and add it (leader-only) to the manager.
+
+    Its workqueue, reconcile and domain metrics go to the manager's registry.
+    """
+    config, namespace, registry = options.config, options.namespace, mgr.registry
     models = mgr.informer(MODELS, namespace=namespace)
     jobs = mgr.informer(JOBS, namespace=namespace, label_selector=FETCH_SELECTOR)
     pods = mgr.informer(PODS, namespace=namespace, label_selector=FETCH_SELECTOR)
@@ -87,22 +87,16 @@ def setup_model_controller(
     )
     controller = (
         Controller(
-            name="model",
+            name=CONTROLLER_NAME,
             reconciler=reconciler,
             registry=registry,
-            max_concurrent_reconciles=max_concurrent_reconciles,
+            max_concurrent_reconciles=options.max_concurrent_reconciles,
         )
         .for_(models, predicates=())
         .owns(jobs, owner_kind="Model", owner_group=GROUP)
         .watches(pods, model_of_pod(jobs.store))
         .watches(claims, models_of_namespace(models.store))
     )
-    register_phase_counts(
-        name="llmkube_models",
-        documentation="Models by phase, as the controller's cache sees them.",
-        phases=MODEL_PHASES,
-        objects=models.store.list,
-        registry=registry,
-    )
+    register_model_metrics(phases=MODEL_PHASES, models=models.store.list, registry=registry)
     mgr.add(controller)
     return controller

@@ -18,7 +18,7 @@ import anyio
 import yaml
 from prometheus_client import CollectorRegistry
 
-from controller.config import CONTROLLER_PROGRAM, ControllerConfig
+from controller.config import CONTROLLER_PROGRAM, ControllerConfig, ControllerOptions
 from controller.kube import EventRecorder, KubeClient, user_agent
 from controller.kube.resources import MODELS
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
@@ -53,7 +53,9 @@ async def running_controller(
         )
         recorder = EventRecorder(client, component=CONTROLLER_PROGRAM)
         setup_inferenceservice_controller(
-            manager, config=config or ControllerConfig(), recorder=recorder, namespace=namespace
+            manager,
+            ControllerOptions(config=config or ControllerConfig(), namespace=namespace),
+            recorder=recorder,
         )
         async with anyio.create_task_group() as tg:
             await tg.start(manager.run)

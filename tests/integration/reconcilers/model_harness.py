@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import anyio
 from prometheus_client import CollectorRegistry
 
-from controller.config import ControllerConfig
+from controller.config import ControllerConfig, ControllerOptions
 from controller.kube import EventRecorder, KubeClient
 from controller.kube.resources import JOBS, MODELS
 from controller.reconcilers.model import FETCH_SELECTOR, setup_model_controller
@@ -52,7 +52,7 @@ async def running_model_controller(
         )
         recorder = EventRecorder(client, component="llmkube-controller")
         setup_model_controller(
-            manager, config=config, recorder=recorder, namespace=namespace, registry=registry
+            manager, ControllerOptions(config=config, namespace=namespace), recorder=recorder
         )
         async with anyio.create_task_group() as tg:
             await tg.start(manager.run)
