@@ -3,8 +3,9 @@ cluster.
 
 Reaching a service is a resource with a lifetime (a port-forward must stay open while requests run and close
 afterwards), so a resolver returns an async context manager that yields the endpoint. `--endpoint` needs no
-cluster at all. Finding the service in the cluster is the job of the `EndpointResolver` that
-`cluster_resolver()` returns; commands receive it through the CLI state object, which tests replace.
+cluster at all. Finding the service in the cluster is the job of an `EndpointResolver` (the one in
+`llmkube.cli.resolver`); commands receive it through the CLI state object (`llmkube.cli.state`), which tests
+replace. This module names the shapes only, so the resolver can import it and nothing imports back.
 """
 
 from __future__ import annotations
@@ -42,20 +43,6 @@ class EndpointResolver(Protocol):
 
 class EndpointNotFound(CliError):
     """The service exists nowhere reachable, or is not Ready; the message says which and what to do."""
-
-
-class _ClusterLookup:
-    """Defers importing the Kubernetes client to the first lookup: `catalog` and `--endpoint` never pay for it."""
-
-    def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]:
-        from llmkube.cli.resolver import ClusterEndpointResolver
-
-        return ClusterEndpointResolver().open(service)
-
-
-def cluster_resolver() -> EndpointResolver:
-    """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in."""
-    return _ClusterLookup()
 
 
 @contextlib.asynccontextmanager

@@ -5,10 +5,26 @@ Tests pass their own `CliState` to `CliRunner.invoke(app, ..., obj=state)` to re
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+
 import attrs
 import typer
 
-from llmkube.cli.endpoint import EndpointResolver, cluster_resolver
+from llmkube.cli.endpoint import Endpoint, EndpointResolver, ServiceRef
+
+
+class _ClusterLookup:
+    """Defers importing the Kubernetes client to the first lookup: `catalog` and `--endpoint` never pay for it."""
+
+    def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]:
+        from llmkube.cli.resolver import ClusterEndpointResolver
+
+        return ClusterEndpointResolver().open(service)
+
+
+def cluster_resolver() -> EndpointResolver:
+    """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in."""
+    return _ClusterLookup()
 
 
 @attrs.frozen(kw_only=True)
