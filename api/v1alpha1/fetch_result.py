@@ -16,16 +16,6 @@ from api.v1alpha1.gguf import GGUFInfo
 #: The file name every cached model has inside its cache-key directory.
 MODEL_FILE_NAME = "model.gguf"
 
-#: Failure reasons the fetcher reports; they become `Degraded` condition reasons on the Model.
-FAILURE_REASONS = (
-    "SourceNotFound",
-    "Unauthorized",
-    "ChecksumMismatch",
-    "InvalidGGUF",
-    "CacheUnavailable",
-    "NetworkError",
-)
-
 
 @attrs.frozen(kw_only=True)
 class FetchResult:

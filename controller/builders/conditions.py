@@ -2,8 +2,8 @@
 
 `lastTransitionTime` moves only when `status` changes; reason, message and observedGeneration are overwritten
 in place. That is what lets a reconciler recompute every condition on each pass and still write nothing when
-nothing happened: `set_condition` reports whether anything changed, and `status_changed` compares whole statuses
-(every field, conditions included) so a status patch is sent only when it would change what is stored.
+nothing happened: recomputed conditions equal the stored ones, so the status body equals the cached status and
+the Applier (controller.reconcilers.apply) sends nothing.
 
 Times have second precision in RFC 3339 UTC (`2025-01-02T03:04:05Z`), as metav1.Time serialises them, so a
 value read back from the server compares equal to the one written.
@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import attrs
 
-from api.v1alpha1.converter import to_wire
 from api.v1alpha1.meta import Condition
 
 _SIZE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -64,11 +63,6 @@ def find_condition(conditions: Sequence[Condition] | None, condition_type: str) 
         if condition.type == condition_type:
             return condition
     return None
-
-
-def is_condition_true(conditions: Sequence[Condition] | None, condition_type: str) -> bool:
-    found = find_condition(conditions, condition_type)
-    return found is not None and found.status == "True"
 
 
 def set_condition(
@@ -138,18 +132,6 @@ def apply_conditions(
             now=now,
         )
     return current
-
-
-def _normalised(status: Any) -> Any:
-    return to_wire(status) if status is not None else {}
-
-
-def status_changed(old: Any, new: Any) -> bool:
-    """Whether writing `new` would change the stored status `old` (attrs status values or None), field by field.
-
-    Compared on the wire, so a field absent and a field set to None are the same, as they are on the server.
-    """
-    return bool(_normalised(old) != _normalised(new))
 
 
 def human_size(size_bytes: int) -> str:

@@ -155,7 +155,7 @@ def next_model_status(
     waiting: str = WAITING_FOR_JOB,
     now: datetime,
 ) -> ModelStatus:
-    """The status to store for `model`; equal to the stored one when nothing happened (see `status_changed`)."""
+    """The status to store for `model`; equal to the stored one when nothing happened, so nothing is written."""
     previous = model.status or ModelStatus()
     generation = model.metadata.generation
     cache_key = model_cache_key(model)

@@ -34,10 +34,6 @@ _CHUNK = 64 * 1024
 LOOPBACK = "127.0.0.1"
 
 
-class PortForwardFailed(KubeError):
-    """The kubelet could not reach the pod's port; the message is the kubelet's own reason."""
-
-
 @attrs.define(kw_only=True)
 class ForwardedPort:
     """A local address that reaches `pod:port`; `errors` collects what the kubelet reported per connection."""

@@ -28,8 +28,6 @@ DELETED = "DELETED"
 BOOKMARK = "BOOKMARK"
 ERROR = "ERROR"
 
-_READ_CHUNK = 1 << 16
-
 
 @attrs.frozen(kw_only=True)
 class WatchEvent:

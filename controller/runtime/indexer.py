@@ -14,7 +14,6 @@ IndexFunc = Callable[[dict[str, Any]], Iterable[str]]
 
 BY_OWNER_UID = "owner-uid"
 BY_CONTROLLER_UID = "controller-uid"
-BY_NAMESPACE = "namespace"
 
 
 def owner_uids(obj: dict[str, Any]) -> list[str]:
@@ -29,10 +28,6 @@ def controller_uid(obj: dict[str, Any]) -> list[str]:
         for ref in obj.get("metadata", {}).get("ownerReferences") or ()
         if ref.get("controller") and ref.get("uid")
     ]
-
-
-def namespace_of(obj: dict[str, Any]) -> list[str]:
-    return [str(obj.get("metadata", {}).get("namespace") or "")]
 
 
 def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
@@ -52,16 +47,6 @@ def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
             return found
         ns = obj.get("metadata", {}).get("namespace") or ""
         return [f"{ns}/{v}" for v in found]
-
-    return index
-
-
-def label_index(label: str) -> IndexFunc:
-    """Index by one label's value (e.g. `app.kubernetes.io/instance`)."""
-
-    def index(obj: dict[str, Any]) -> list[str]:
-        value = (obj.get("metadata", {}).get("labels") or {}).get(label)
-        return [str(value)] if value is not None else []
 
     return index
 

@@ -162,10 +162,6 @@ class Reflector:
         self._disconnected_since: float | None = self._clock.now()
 
     @property
-    def last_sync_resource_version(self) -> str:
-        return self._resource_version
-
-    @property
     def connected(self) -> bool:
         return self._disconnected_since is None
 

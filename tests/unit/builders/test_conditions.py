@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import attrs
 import pytest
 
 from api.v1alpha1.meta import Condition
-from api.v1alpha1.model import ModelStatus
 from controller.builders.conditions import (
     DesiredCondition,
     apply_conditions,
@@ -15,7 +13,6 @@ from controller.builders.conditions import (
     human_size,
     remove_condition,
     set_condition,
-    status_changed,
 )
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
@@ -105,18 +102,6 @@ def test_find_and_remove_by_type() -> None:
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         format_time(datetime(2025, 1, 1))
-
-
-def test_status_changed_sees_any_field() -> None:
-    old = ModelStatus(phase="Ready", conditions=ready("True"), size_bytes=1)
-    assert not status_changed(old, attrs.evolve(old))
-    assert status_changed(old, attrs.evolve(old, size_bytes=2))
-    assert status_changed(old, attrs.evolve(old, conditions=ready("True", message="other")))
-
-
-def test_status_changed_treats_no_status_as_empty() -> None:
-    assert not status_changed(None, ModelStatus())
-    assert status_changed(None, ModelStatus(phase="Pending"))
 
 
 @pytest.mark.parametrize(
