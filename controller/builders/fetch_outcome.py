@@ -28,6 +28,7 @@ import attrs
 from api.objects import ObjectView, metadata, status_of
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.fetch_result import FetchResult
+from controller.backoff import exponential_delay
 from controller.builders.conditions import parse_time
 from controller.builders.fetch_job import CONTAINER_NAME
 
@@ -177,8 +178,7 @@ def download_seconds(job: ObjectView, outcome: FetchOutcome) -> float | None:
 
 def retry_delay(attempt: int, *, initial: float, maximum: float) -> timedelta:
     """The wait after failed attempt number `attempt` (1-based): initial, 2x, 4x, ... capped at maximum."""
-    exponent = min(max(attempt, 1) - 1, 32)  # capped so the float cannot overflow on absurd counts
-    return timedelta(seconds=min(maximum, initial * 2.0**exponent))
+    return timedelta(seconds=exponential_delay(attempt - 1, initial=initial, maximum=maximum))
 
 
 def waited_delay(since: datetime | None, now: datetime, *, initial: float, maximum: float) -> timedelta:

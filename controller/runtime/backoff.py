@@ -4,12 +4,16 @@ Starting at 0.8 s and doubling to a 30 s cap, with up to 100% jitter so a fleet 
 does not reconnect in lockstep; at the cap that is about 0.03-0.07 attempts per second per informer against an
 unhealthy apiserver. If no failure happened for `reset_after` seconds the next one starts again from `initial`:
 a watch that ran for an hour and then dropped deserves a quick reconnect, not a 30 s wait.
+
+The host agent paces its server restarts and model fetches with the same class. The schedule itself is the one
+every retry loop shares (controller.backoff); the jitter and the healthy-spell reset are what is particular here.
 """
 
 from __future__ import annotations
 
 import random
 
+from controller.backoff import exponential_delay
 from controller.runtime.clock import Clock, MonotonicClock
 
 
@@ -32,21 +36,24 @@ class Backoff:
         self._reset_after = reset_after
         self._clock = clock or MonotonicClock()
         self._rng = rng or random.Random()
-        self._current = initial
+        # Failures since the last reset; the next delay is the schedule's for this count.
+        self._failures = 0
         self._last_failure: float | None = None
 
     def next_delay(self) -> float:
         """The wait before the next attempt, advancing the exponent for the one after."""
         now = self._clock.now()
         if self._last_failure is not None and now - self._last_failure >= self._reset_after:
-            self._current = self._initial
+            self._failures = 0
         self._last_failure = now
-        base = self._current
-        self._current = min(self._current * self._factor, self._maximum)
+        base = exponential_delay(
+            self._failures, initial=self._initial, maximum=self._maximum, factor=self._factor
+        )
+        self._failures += 1
         return min(base * (1.0 + self._jitter * self._rng.random()), self._maximum)
 
     def reset(self) -> None:
-        self._current = self._initial
+        self._failures = 0
         self._last_failure = None
 
     async def wait(self) -> float:

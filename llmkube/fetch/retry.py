@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import attrs
 
+from controller.backoff import exponential_delay
 from llmkube.fetch.errors import NetworkError, TransientError
 from llmkube.fetch.log import log_event
 
@@ -22,14 +23,15 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @attrs.frozen(kw_only=True)
 class Backoff:
-    """How often and how patiently to retry; `delay` doubles per failure up to `cap`, then jitters."""
+    """How often and how patiently to retry; `delay` doubles per failure up to `cap` (the schedule every retry
+    loop shares, controller.backoff), then jitters."""
 
     retries: int = 5
     base_s: float = 1.0
     cap_s: float = 30.0
 
     def delay(self, failures: int, *, rand: Callable[[], float] = random.random) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2.0 ** max(failures - 1, 0))
+        ceiling = exponential_delay(failures - 1, initial=self.base_s, maximum=self.cap_s)
         # Equal jitter: never zero (a server that just reset us gets a breather), never in lockstep with peers.
         return ceiling / 2 + rand() * ceiling / 2
 

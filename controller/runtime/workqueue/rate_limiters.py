@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Protocol
 
+from controller.backoff import exponential_delay
 from controller.runtime.clock import Clock
 
 DEFAULT_BASE_DELAY = 0.005
@@ -45,12 +46,9 @@ class ItemExponentialFailureRateLimiter:
         self._failures: dict[Hashable, int] = {}
 
     def when(self, item: Hashable) -> float:
-        exponent = self._failures.get(item, 0)
-        self._failures[item] = exponent + 1
-        # Past 2**1023 a float overflows; long before that the cap applies, so stop doubling there.
-        if exponent >= 1023:
-            return self._max_delay
-        return min(self._base_delay * 2.0**exponent, self._max_delay)
+        failures = self._failures.get(item, 0)
+        self._failures[item] = failures + 1
+        return exponential_delay(failures, initial=self._base_delay, maximum=self._max_delay)
 
     def forget(self, item: Hashable) -> None:
         self._failures.pop(item, None)
