@@ -58,9 +58,11 @@ class ServiceMonitorCache:
         namespaces: Sequence[str | None],
         label_selector: str,
         indexers: dict[str, Any],
+        crd_name: str = SERVICE_MONITOR_CRD,
     ) -> None:
         self._client = client
         self._crds = crds
+        self._crd_name = crd_name
         self._namespaces = list(dict.fromkeys(namespaces))
         self._label_selector = label_selector
         self._indexers = indexers
@@ -104,7 +106,7 @@ class ServiceMonitorCache:
         while True:
             # A fresh event before each look, so a change between the look and the wait is never missed.
             self._crd_changed = anyio.Event()
-            if crd_established(self._crds.store.get(SERVICE_MONITOR_CRD)):
+            if crd_established(self._crds.store.get(self._crd_name)):
                 break
             self._looked = True
             await self._crd_changed.wait()

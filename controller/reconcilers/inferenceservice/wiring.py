@@ -99,6 +99,7 @@ def setup_inferenceservice_controller(
         namespaces=[None] if namespace is None else [namespace, config.dcgm_namespace],
         label_selector=MANAGED_SELECTOR,
         indexers={MONITORS_BY_OWNER: monitor_owner_index},
+        crd_name=SERVICE_MONITOR_CRD,
     )
 
     writes = ServiceWrites(

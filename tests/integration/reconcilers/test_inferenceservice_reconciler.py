@@ -24,7 +24,6 @@ from controller.builders.labels import selector_labels
 from controller.config import CONTROLLER_PROGRAM, ControllerConfig
 from controller.kube import KubeClient, NotFound, Resource, user_agent
 from controller.kube.resources import (
-    CUSTOM_RESOURCE_DEFINITIONS,
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
     INFERENCE_SERVICES,
@@ -36,6 +35,7 @@ from controller.kube.resources import (
     SERVICE_MONITORS,
     SERVICES,
 )
+from controller.reconcilers.inferenceservice import wiring as isvc_wiring
 from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
@@ -528,12 +528,15 @@ async def test_a_metal_service_gets_no_deployment_and_follows_the_agents_conditi
 # -- monitoring -----------------------------------------------------------------------------------------------
 
 
+#: A CRD no cluster serves. A controller watching for it sees what it sees where the Prometheus Operator is not
+#: installed, whether or not the real ServiceMonitor CRD is (`service_monitor_crd_installed` leaves it installed).
+ABSENT_SERVICE_MONITOR_CRD = "servicemonitors.absent.llmkube.dev"
+
+
 async def test_monitoring_without_the_operator_crd_is_skipped_with_a_condition(
-    kube: KubeClient, namespace: str, kubeconfig: Path
+    kube: KubeClient, namespace: str, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with contextlib.suppress(NotFound):
-        await kube.get(CUSTOM_RESOURCE_DEFINITIONS, SERVICE_MONITOR_CRD)
-        pytest.skip("the ServiceMonitor CRD is installed in this cluster")
+    monkeypatch.setattr(isvc_wiring, "SERVICE_MONITOR_CRD", ABSENT_SERVICE_MONITOR_CRD)
     async with running_controller(kubeconfig, namespace=namespace):
         ready = await ready_service(kube, namespace, monitoring={"enabled": True})
     assert condition(ready, "Monitoring")["reason"] == "ServiceMonitorCRDMissing"
