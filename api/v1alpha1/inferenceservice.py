@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 
 from api.fields import Rule, spec_field
+from api.objects import Object
 from api.v1alpha1.meta import QUANTITY_PATTERN, Condition, ObjectMeta, Toleration
 from api.v1alpha1.model import API_VERSION
 
@@ -23,9 +24,6 @@ _EXTRA_ARGS_RULE = Rule(
     "&& !a.startsWith('--host=') && !a.startsWith('--port='))",
     message="extraArgs may not set --model, --host or --port: the operator sets them from modelRef and endpoint",
 )
-
-#: JSON the operator passes through untouched (core/v1 Affinity).
-JSONObject = dict[str, Any]
 
 
 @attrs.frozen(kw_only=True)
@@ -178,7 +176,8 @@ class InferenceServiceSpec:
     node_selector: dict[str, str] | None = spec_field(
         default=None, description="Node labels the pods require."
     )
-    affinity: JSONObject | None = spec_field(default=None, description="core/v1 Affinity for the pods.")
+    #: JSON the operator passes through untouched.
+    affinity: Object | None = spec_field(default=None, description="core/v1 Affinity for the pods.")
     priority_class_name: str | None = spec_field(default=None, description="PriorityClass of the pods.")
 
 

@@ -33,6 +33,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
+from api.objects import ObjectView, annotations_of, is_terminating, labels_of
 from api.v1alpha1.fetch_result import cache_key_for
 from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import (
@@ -117,7 +118,7 @@ def fetch_intent(*, model: Model, cache_key: str, config: ControllerConfig) -> s
 JobDisposition = Literal["current", "replaced", "unwanted"]
 
 
-def fetch_job_disposition(job: dict[str, Any], *, cache_key: str, intent: str) -> JobDisposition:
+def fetch_job_disposition(job: ObjectView, *, cache_key: str, intent: str) -> JobDisposition:
     """Whether `job` is the one to follow for a spec with `cache_key` and `intent`.
 
     - "current": it fetches what the spec asks for, as the spec asks for it: follow it.
@@ -127,20 +128,19 @@ def fetch_job_disposition(job: dict[str, Any], *, cache_key: str, intent: str) -
       the new Job starts once it is gone.
     - "unwanted": it fetches a file the spec no longer names, into another directory: delete it.
     """
-    metadata = job.get("metadata") or {}
-    labels = metadata.get("labels") or {}
+    labels = labels_of(job)
     if labels.get(CACHE_KEY_LABEL) != cache_key:
         return "unwanted"
-    if labels.get(FETCH_INTENT_LABEL) != intent or metadata.get("deletionTimestamp"):
+    if labels.get(FETCH_INTENT_LABEL) != intent or is_terminating(job):
         return "replaced"
     return "current"
 
 
-def fetch_attempt(job: dict[str, Any] | None) -> int:
+def fetch_attempt(job: ObjectView | None) -> int:
     """Which attempt `job` is (1 for the first); 0 when there is no Job. Garbage reads as a first attempt."""
     if job is None:
         return 0
-    value = (job.get("metadata", {}).get("annotations") or {}).get(FETCH_ATTEMPT_ANNOTATION, "1")
+    value = annotations_of(job).get(FETCH_ATTEMPT_ANNOTATION, "1")
     try:
         return max(1, int(value))
     except (TypeError, ValueError):

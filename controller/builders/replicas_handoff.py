@@ -15,14 +15,12 @@ transition: once the main manager no longer owns `replicas`, nothing here asks f
 
 from __future__ import annotations
 
-from typing import Any
-
-Object = dict[str, Any]
+from api.objects import Object, ObjectView, metadata
 
 
-def applies_replicas(obj: Object, *, manager: str) -> bool:
+def applies_replicas(obj: ObjectView, *, manager: str) -> bool:
     """Whether `manager`'s server-side apply on the main resource (not a subresource) owns `spec.replicas`."""
-    for entry in obj.get("metadata", {}).get("managedFields") or ():
+    for entry in metadata(obj).get("managedFields") or ():
         if entry.get("manager") != manager or entry.get("operation") != "Apply" or entry.get("subresource"):
             continue
         fields = entry.get("fieldsV1") or {}
@@ -31,7 +29,7 @@ def applies_replicas(obj: Object, *, manager: str) -> bool:
     return False
 
 
-def needs_replicas_handoff(*, desired: Object, current: Object | None, manager: str) -> bool:
+def needs_replicas_handoff(*, desired: ObjectView, current: ObjectView | None, manager: str) -> bool:
     """True when applying `desired` as `manager` would drop a `replicas` that only our apply keeps in place."""
     if current is None or "replicas" in (desired.get("spec") or {}):
         return False
@@ -40,7 +38,7 @@ def needs_replicas_handoff(*, desired: Object, current: Object | None, manager: 
     return applies_replicas(current, manager=manager)
 
 
-def replicas_handoff(current: Object) -> Object:
+def replicas_handoff(current: ObjectView) -> Object:
     """The handoff apply: `spec.replicas` at the value `current` (our cached copy) holds, and nothing else."""
     metadata = current["metadata"]
     return {

@@ -30,6 +30,7 @@ import attrs
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
+from api.objects import Object, metadata, name_of
 from controller.kube.errors import ConfigUnavailable, ConnectionFailed, RequestTimeout, error_from_status
 from controller.kube.resources import Resource
 from controller.kube.watch import WatchStream
@@ -38,7 +39,6 @@ JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 
-Object = dict[str, Any]
 Query = list[tuple[str, str]]
 
 
@@ -139,10 +139,10 @@ class KubeClient:
         path = resource.collection_path(namespace)
         items: list[Object] = []
         page = await self.request("GET", path, query=first_page_query)
-        snapshot_rv = str(page.get("metadata", {}).get("resourceVersion") or "")
+        snapshot_rv = str(metadata(page).get("resourceVersion") or "")
         while True:
             items.extend(_with_type(resource, item) for item in page.get("items") or ())
-            token = page.get("metadata", {}).get("continue")
+            token = metadata(page).get("continue")
             if not token:
                 return ObjectList(items=items, resource_version=snapshot_rv)
             # A continued page must not name a resourceVersion: the token pins the snapshot.
@@ -432,7 +432,7 @@ def _with_type(resource: Resource, obj: Object) -> Object:
 
 
 def _name_of(obj: Object) -> str:
-    name = obj.get("metadata", {}).get("name")
+    name = name_of(obj)
     if not name:
         raise ValueError(f"{obj.get('kind', 'object')} without metadata.name")
     return str(name)
@@ -441,7 +441,7 @@ def _name_of(obj: Object) -> str:
 def _namespace_for(resource: Resource, obj: Object, namespace: str | None) -> str | None:
     if not resource.namespaced:
         return None
-    ns = namespace or obj.get("metadata", {}).get("namespace")
+    ns = namespace or metadata(obj).get("namespace")
     if not ns:
-        raise ValueError(f"{resource.kind} {obj.get('metadata', {}).get('name')!r} needs metadata.namespace")
+        raise ValueError(f"{resource.kind} {metadata(obj).get('name')!r} needs metadata.namespace")
     return str(ns)

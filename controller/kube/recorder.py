@@ -14,11 +14,12 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import attrs
 import structlog
 
+from api.objects import Object, metadata
 from controller.kube.client import KubeClient
 from controller.kube.errors import KubeError, NotFound
 from controller.kube.resources import EVENTS
@@ -71,8 +72,8 @@ class EventRecorder:
         # Least recently posted first; bounded so a long-running controller does not grow without limit.
         self._posted: OrderedDict[_Identity, _Posted] = OrderedDict()
 
-    async def record(self, obj: dict[str, Any], *, type: EventType, reason: str, message: str) -> None:
-        meta = obj.get("metadata", {})
+    async def record(self, obj: Object, *, type: EventType, reason: str, message: str) -> None:
+        meta = metadata(obj)
         involved = {
             "apiVersion": obj.get("apiVersion", ""),
             "kind": obj.get("kind", ""),

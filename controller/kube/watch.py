@@ -20,6 +20,7 @@ import aiohttp
 import anyio
 import attrs
 
+from api.objects import metadata
 from controller.kube.errors import ConnectionFailed, KubeError, WatchInactive, error_from_status
 
 ADDED = "ADDED"
@@ -38,7 +39,7 @@ class WatchEvent:
 
     @property
     def resource_version(self) -> str:
-        return str(self.object.get("metadata", {}).get("resourceVersion") or "")
+        return str(metadata(self.object).get("resourceVersion") or "")
 
 
 class LineSplitter:

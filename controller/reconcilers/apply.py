@@ -16,12 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection
-from typing import Any
 
+from api.objects import Object, annotations_of, status_of
 from api.v1alpha1.well_known import APPLIED_HASH_ANNOTATION
 from controller.kube import KubeClient, NotFound, Resource
-
-Object = dict[str, Any]
 
 
 def body_hash(body: Object) -> str:
@@ -50,7 +48,7 @@ def _without(metadata: Object) -> Object:
 def applied_hash(obj: Object | None) -> str | None:
     if obj is None:
         return None
-    value = (obj.get("metadata", {}).get("annotations") or {}).get(APPLIED_HASH_ANNOTATION)
+    value = annotations_of(obj).get(APPLIED_HASH_ANNOTATION)
     return value if isinstance(value, str) else None
 
 
@@ -118,7 +116,7 @@ class Applier:
         are neither sent, which would take them over, nor compared, which would write on every change of theirs.
         """
         status = {k: v for k, v in status.items() if k not in foreign}
-        cached = {k: v for k, v in (obj.get("status") or {}).items() if k not in foreign}
+        cached = {k: v for k, v in status_of(obj).items() if k not in foreign}
         if cached == status:
             return None
         metadata = obj["metadata"]

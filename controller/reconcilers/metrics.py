@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.objects import status_of
 from api.v1alpha1.model import ModelSource
 
 #: Downloads range from a 100 MB test model over loopback to a 40 GiB file over a slow link.
@@ -48,7 +49,7 @@ class PhaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         counts: Tally[str] = Tally()
         for obj in self._objects():
-            phase = (obj.get("status") or {}).get("phase")
+            phase = status_of(obj).get("phase")
             # An object not yet reconciled has no phase; count it rather than hide it.
             counts[phase if phase in self._phases else UNKNOWN_PHASE] += 1
         family = GaugeMetricFamily(self._name, self._documentation, labels=["phase"])
@@ -134,7 +135,7 @@ def gpus_requested(service: dict[str, Any]) -> int:
     Replicas are the spec's, or the Deployment's current count when an autoscaler owns them; services the host
     agent serves (metal, host) request no cluster GPU.
     """
-    spec, status = service.get("spec") or {}, service.get("status") or {}
+    spec, status = service.get("spec") or {}, status_of(service)
     if (spec.get("accelerator") or {}).get("type") in ("metal", "host"):
         return 0
     replicas = status.get("replicas") if spec.get("autoscaling") else spec.get("replicas", 1)

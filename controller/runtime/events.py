@@ -16,23 +16,23 @@ from typing import Any, Protocol
 import attrs
 import structlog
 
+from api.objects import Object, metadata, name_of, namespace_of, owner_references
 from controller.runtime.request import Request
 from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
 
-JsonObject = dict[str, Any]
-ObjectMapper = Callable[[JsonObject], Iterable[Request]]
+ObjectMapper = Callable[[Object], Iterable[Request]]
 
 
 class EventHandler(Protocol):
     """What an informer calls for each change; every method must only enqueue and return."""
 
-    def on_add(self, obj: JsonObject) -> None: ...
+    def on_add(self, obj: Object) -> None: ...
 
-    def on_update(self, old: JsonObject, new: JsonObject) -> None: ...
+    def on_update(self, old: Object, new: Object) -> None: ...
 
-    def on_delete(self, obj: JsonObject) -> None: ...
+    def on_delete(self, obj: Object) -> None: ...
 
 
 class EventSource(Protocol):
@@ -56,11 +56,11 @@ class Enqueuer(Protocol):
 class Predicate(Protocol):
     """Decides whether an event reaches the handler; a controller ANDs its predicates, in order."""
 
-    def create(self, obj: JsonObject) -> bool: ...
+    def create(self, obj: Object) -> bool: ...
 
-    def update(self, old: JsonObject, new: JsonObject) -> bool: ...
+    def update(self, old: Object, new: Object) -> bool: ...
 
-    def delete(self, obj: JsonObject) -> bool: ...
+    def delete(self, obj: Object) -> bool: ...
 
 
 @attrs.frozen
@@ -71,22 +71,21 @@ class GenerationChanged:
     its own status writes nor repairs a status someone else overwrote. Creates and deletes always pass.
     """
 
-    def create(self, obj: JsonObject) -> bool:
+    def create(self, obj: Object) -> bool:
         return True
 
-    def update(self, old: JsonObject, new: JsonObject) -> bool:
+    def update(self, old: Object, new: Object) -> bool:
         return bool(_generation(old) != _generation(new))
 
-    def delete(self, obj: JsonObject) -> bool:
+    def delete(self, obj: Object) -> bool:
         return True
 
 
 generation_changed = GenerationChanged()
 
 
-def request_for(obj: JsonObject) -> Request:
-    metadata = obj.get("metadata") or {}
-    return Request(namespace=metadata.get("namespace") or "", name=metadata["name"])
+def request_for(obj: Object) -> Request:
+    return Request(namespace=namespace_of(obj), name=metadata(obj)["name"])
 
 
 @attrs.frozen(kw_only=True)
@@ -117,12 +116,11 @@ def enqueue_owner(owner_kind: str, owner_api_group: str, *, only_controller: boo
     namespaced object can only be owned by an object in its own namespace or a cluster-scoped one.
     """
 
-    def owners_of(obj: JsonObject) -> list[Request]:
-        metadata = obj.get("metadata") or {}
-        namespace = metadata.get("namespace") or ""
+    def owners_of(obj: Object) -> list[Request]:
+        namespace = namespace_of(obj)
         return [
             Request(namespace=namespace, name=ref["name"])
-            for ref in metadata.get("ownerReferences") or []
+            for ref in owner_references(obj)
             if ref.get("kind") == owner_kind
             and _api_group(ref.get("apiVersion", "")) == owner_api_group
             and (ref.get("controller") is True or not only_controller)
@@ -145,9 +143,8 @@ def referrers(store: Store, index: str) -> ObjectMapper:
     `spec.modelRef.name` index on InferenceServices, a Model maps to the services that serve it.
     """
 
-    def map_referred(obj: JsonObject) -> list[Request]:
-        metadata = obj.get("metadata") or {}
-        key = f"{metadata.get('namespace') or ''}/{metadata.get('name')}"
+    def map_referred(obj: Object) -> list[Request]:
+        key = f"{namespace_of(obj)}/{name_of(obj)}"
         return [request_for(referrer) for referrer in store.by_index(index, key)]
 
     map_referred.__qualname__ = f"referrers({index})"
@@ -160,19 +157,19 @@ class _EnqueueHandler:
     queue: Enqueuer
     predicates: tuple[Predicate, ...]
 
-    def on_add(self, obj: JsonObject) -> None:
+    def on_add(self, obj: Object) -> None:
         if all(predicate.create(obj) for predicate in self.predicates):
             self._enqueue("add", obj)
 
-    def on_update(self, old: JsonObject, new: JsonObject) -> None:
+    def on_update(self, old: Object, new: Object) -> None:
         if all(predicate.update(old, new) for predicate in self.predicates):
             self._enqueue("update", old, new)
 
-    def on_delete(self, obj: JsonObject) -> None:
+    def on_delete(self, obj: Object) -> None:
         if all(predicate.delete(obj) for predicate in self.predicates):
             self._enqueue("delete", obj)
 
-    def _enqueue(self, change: str, *objects: JsonObject) -> None:
+    def _enqueue(self, change: str, *objects: Object) -> None:
         requests: dict[Request, None] = {}
         for obj in objects:
             try:
@@ -188,8 +185,8 @@ class _EnqueueHandler:
             self.queue.add(request)
 
 
-def _generation(obj: JsonObject) -> Any:
-    return (obj.get("metadata") or {}).get("generation")
+def _generation(obj: Object) -> Any:
+    return metadata(obj).get("generation")
 
 
 def _api_group(api_version: str) -> str:
@@ -197,6 +194,6 @@ def _api_group(api_version: str) -> str:
     return group
 
 
-def _describe(obj: JsonObject) -> str:
-    metadata = obj.get("metadata") or {}
-    return f"{obj.get('kind', '?')} {metadata.get('namespace', '')}/{metadata.get('name', '?')}"
+def _describe(obj: Object) -> str:
+    meta = metadata(obj)
+    return f"{obj.get('kind', '?')} {meta.get('namespace', '')}/{meta.get('name', '?')}"

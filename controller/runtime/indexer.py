@@ -10,24 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-IndexFunc = Callable[[dict[str, Any]], Iterable[str]]
+from api.objects import Object, namespace_of, owner_references
+
+IndexFunc = Callable[[Object], Iterable[str]]
 
 BY_OWNER_UID = "owner-uid"
 BY_CONTROLLER_UID = "controller-uid"
 
 
-def owner_uids(obj: dict[str, Any]) -> list[str]:
+def owner_uids(obj: Object) -> list[str]:
     """Every owner's UID: finds the children of an owner, controller or not."""
-    return [str(ref["uid"]) for ref in obj.get("metadata", {}).get("ownerReferences") or () if ref.get("uid")]
+    return [str(ref["uid"]) for ref in owner_references(obj) if ref.get("uid")]
 
 
-def controller_uid(obj: dict[str, Any]) -> list[str]:
+def controller_uid(obj: Object) -> list[str]:
     """The UID of the one owner marked `controller: true`, if any."""
-    return [
-        str(ref["uid"])
-        for ref in obj.get("metadata", {}).get("ownerReferences") or ()
-        if ref.get("controller") and ref.get("uid")
-    ]
+    return [str(ref["uid"]) for ref in owner_references(obj) if ref.get("controller") and ref.get("uid")]
 
 
 def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
@@ -37,7 +35,7 @@ def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
     """
     parts = path.split(".")
 
-    def index(obj: dict[str, Any]) -> list[str]:
+    def index(obj: Object) -> list[str]:
         values: list[Any] = [obj]
         for part in parts:
             values = [v.get(part) for v in values if isinstance(v, dict)]
@@ -45,8 +43,7 @@ def field_index(path: str, *, namespaced: bool = True) -> IndexFunc:
         found = [str(v) for v in values if v is not None and v != "" and not isinstance(v, dict | list)]
         if not namespaced:
             return found
-        ns = obj.get("metadata", {}).get("namespace") or ""
-        return [f"{ns}/{v}" for v in found]
+        return [f"{namespace_of(obj)}/{v}" for v in found]
 
     return index
 

@@ -18,13 +18,14 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
+from api.objects import Object
 from controller.kube import Resource, WatchEvent
 from controller.kube.watch import ADDED, DELETED, MODIFIED
 from controller.runtime.clock import Clock, MonotonicClock
 from controller.runtime.events import EventHandler
 from controller.runtime.indexer import IndexFunc
 from controller.runtime.reflector import ListWatch, Reflector, ReflectorMetrics
-from controller.runtime.store import Object, Store, object_key
+from controller.runtime.store import Store, object_key
 
 log = structlog.get_logger(__name__)
 

@@ -11,26 +11,24 @@ always sees at least the state that triggered it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import attrs
 
+from api.objects import Object, key_of, metadata
 from controller.runtime.indexer import DEFAULT_INDEXERS, IndexFunc
 
-Object = dict[str, Any]
 # Aliases because the `list` method below shadows the builtin inside the class body.
 Objects = list[Object]
 Keys = list[str]
 
 
 def object_key(obj: Object) -> str:
-    meta = obj.get("metadata", {})
-    namespace, name = meta.get("namespace") or "", meta.get("name") or ""
-    return f"{namespace}/{name}" if namespace else str(name)
+    """The cache key: `namespace/name`, or `name` for cluster-scoped objects."""
+    return key_of(obj)
 
 
 def resource_version(obj: Object | None) -> str:
-    return str((obj or {}).get("metadata", {}).get("resourceVersion") or "")
+    return str(metadata(obj).get("resourceVersion") or "")
 
 
 @attrs.frozen(kw_only=True)
@@ -62,7 +60,7 @@ class Store:
     def list(self, namespace: str | None = None) -> Objects:
         if namespace is None:
             return list(self._objects.values())
-        return [o for o in self._objects.values() if o.get("metadata", {}).get("namespace") == namespace]
+        return [o for o in self._objects.values() if metadata(o).get("namespace") == namespace]
 
     def keys(self) -> Keys:
         return list(self._objects)

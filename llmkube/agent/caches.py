@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import attrs
 
+from api.objects import Object
 from controller.runtime.request import Request
 from controller.runtime.store import Store
 
-Object = dict[str, Any]
 #: Stores by watched namespace; the key None holds an all-namespaces informer's store.
 Stores = Mapping[str | None, Store]
 

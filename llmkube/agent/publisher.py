@@ -25,6 +25,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from api.objects import Object, key_of, namespace_of
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.well_known import ADDRESS_ANNOTATION, AGENT_MANAGER, HOST_ANNOTATION, MANAGED_BY_LABEL
 from controller.builders.labels import (
@@ -44,8 +45,6 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 LOOPBACK_FQDN = "agent.localhost"
 PORT_NAME = "http"
-
-Object = dict[str, Any]
 
 
 def slice_name(isvc_name: str) -> str:
@@ -151,8 +150,7 @@ class Publisher:
         return await self._delete(SERVICES, store, namespace, name, cached_only=True)
 
     async def _apply(self, resource: Resource, store: Store, desired: Object) -> bool:
-        meta = desired["metadata"]
-        if contains(store.get(f"{meta['namespace']}/{meta['name']}"), desired):
+        if contains(store.get(key_of(desired)), desired):
             return False
         await self._client.apply(resource, desired, field_manager=AGENT_MANAGER, force=True)
         return True
@@ -171,4 +169,4 @@ class Publisher:
 
 
 def _namespace(obj: Object) -> str:
-    return str(obj["metadata"]["namespace"])
+    return namespace_of(obj)

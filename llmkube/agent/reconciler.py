@@ -11,10 +11,10 @@ server stopped first and its objects withdrawn after, so clients never see a rea
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import structlog
 
+from api.objects import Object, is_terminating
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.model import Model
@@ -31,8 +31,6 @@ from llmkube.agent.status import HostServing
 from llmkube.agent.supervisor import ServingState
 
 log = structlog.get_logger(__name__)
-
-Object = dict[str, Any]
 
 
 class AgentReconciler:
@@ -59,7 +57,7 @@ class AgentReconciler:
 
     async def reconcile(self, request: Request) -> Result:
         obj = self._caches.service(request)
-        if obj is None or (obj.get("metadata") or {}).get("deletionTimestamp"):
+        if obj is None or is_terminating(obj):
             await self._retire(request, obj=None)
             return Result()
         if not is_ours(obj, self._options):

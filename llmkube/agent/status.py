@@ -14,13 +14,11 @@ The message carries the URLs when serving, since that is what a human reading `k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import attrs
 
-from api.objects import condition_of
+from api.objects import Object, ObjectView, condition_of, metadata
 from api.v1alpha1.well_known import AGENT_MANAGER, HOST_SERVING
 from controller.builders.conditions import format_time
 from controller.kube import KubeClient
@@ -44,8 +42,6 @@ INVALID_SPEC = "InvalidSpec"
 
 #: Reasons that deserve a Warning Event rather than a Normal one.
 WARNING_REASONS = frozenset({FETCH_FAILED, CRASHED, SERVER_FAILED, UNHEALTHY, MODEL_NOT_FOUND, INVALID_SPEC})
-
-Object = dict[str, Any]
 
 
 @attrs.frozen(kw_only=True)
@@ -76,16 +72,16 @@ def serving_verdict(
     return HostServing(status="False", reason="Unknown", message=state.message)
 
 
-def current_condition(isvc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def current_condition(isvc: ObjectView) -> ObjectView | None:
     return condition_of(isvc, HOST_SERVING)
 
 
-def is_current(isvc: Mapping[str, Any], wanted: HostServing) -> bool:
+def is_current(isvc: ObjectView, wanted: HostServing) -> bool:
     """Whether the stored condition already says `wanted` for the current generation."""
     found = current_condition(isvc)
     if found is None:
         return False
-    generation = (isvc.get("metadata") or {}).get("generation")
+    generation = metadata(isvc).get("generation")
     return (
         found.get("status") == wanted.status
         and found.get("reason") == wanted.reason
@@ -94,9 +90,9 @@ def is_current(isvc: Mapping[str, Any], wanted: HostServing) -> bool:
     )
 
 
-def condition_body(isvc: Mapping[str, Any], wanted: HostServing, *, now: datetime) -> Object:
+def condition_body(isvc: ObjectView, wanted: HostServing, *, now: datetime) -> Object:
     """The apply body: the isvc's identity and our one condition, with the transition time kept if unflipped."""
-    meta = isvc.get("metadata") or {}
+    meta = metadata(isvc)
     found = current_condition(isvc)
     transition = format_time(now)
     if found is not None and found.get("status") == wanted.status and found.get("lastTransitionTime"):
@@ -113,8 +109,8 @@ def condition_body(isvc: Mapping[str, Any], wanted: HostServing, *, now: datetim
     return _status_body(isvc, [condition])
 
 
-def _status_body(isvc: Mapping[str, Any], conditions: list[Object]) -> Object:
-    meta = isvc.get("metadata") or {}
+def _status_body(isvc: ObjectView, conditions: list[Object]) -> Object:
+    meta = metadata(isvc)
     body: Object = {
         "apiVersion": INFERENCE_SERVICES.api_version,
         "kind": INFERENCE_SERVICES.kind,
@@ -125,7 +121,7 @@ def _status_body(isvc: Mapping[str, Any], conditions: list[Object]) -> Object:
     return body
 
 
-async def report(client: KubeClient, isvc: Mapping[str, Any], wanted: HostServing) -> bool:
+async def report(client: KubeClient, isvc: ObjectView, wanted: HostServing) -> bool:
     """Apply the condition unless the cache shows it already; True when written."""
     if is_current(isvc, wanted):
         return False
@@ -134,7 +130,7 @@ async def report(client: KubeClient, isvc: Mapping[str, Any], wanted: HostServin
     return True
 
 
-async def withdraw(client: KubeClient, isvc: Mapping[str, Any]) -> None:
+async def withdraw(client: KubeClient, isvc: ObjectView) -> None:
     """Remove our condition (the service is no longer ours to serve)."""
     await client.apply_status(
         INFERENCE_SERVICES, _status_body(isvc, []), field_manager=AGENT_MANAGER, force=True

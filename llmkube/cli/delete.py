@@ -8,11 +8,12 @@ cache volume either way, so a later deploy of the same source skips the download
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import typer
 
+from api.objects import Object
 from controller.kube import NotFound
 from controller.kube.resources import INFERENCE_SERVICES, MODELS
 from llmkube.cli.cluster import ClusterTarget, ModelNotFound, connect
@@ -20,8 +21,6 @@ from llmkube.cli.errors import reported_errors
 from llmkube.cli.options import Kubeconfig, KubeContext, Namespace
 from llmkube.cli.output import Output, OutputFormat, emit_data, table_console
 from llmkube.cli.views import parse_service, services_using
-
-Object = dict[str, Any]
 
 
 async def _delete(target: ClusterTarget, name: str, *, keep_model: bool) -> Object:

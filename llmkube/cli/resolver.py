@@ -19,11 +19,20 @@ import contextlib
 import difflib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 import anyio
 import attrs
 
+from api.objects import (
+    Object,
+    annotations_of,
+    condition_of,
+    is_terminating,
+    metadata,
+    name_of,
+    namespace_of,
+    status_of,
+)
 from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
 from api.v1alpha1.well_known import ADDRESS_ANNOTATION, READY
 from controller.builders.labels import resource_name
@@ -37,8 +46,6 @@ from llmkube.inference import InferenceError
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 CONNECT_TIMEOUT_S = 1.0
-
-Object = dict[str, Any]
 
 
 @attrs.frozen(kw_only=True)
@@ -69,8 +76,8 @@ def slice_addresses(slices: Iterable[Object], service_port: Object) -> list[Addr
         port = _slice_port(slice_, service_port)
         if port is None:
             continue
-        name = slice_.get("metadata", {}).get("name", "")
-        exact = (slice_.get("metadata", {}).get("annotations") or {}).get(ADDRESS_ANNOTATION)
+        name = name_of(slice_)
+        exact = annotations_of(slice_).get(ADDRESS_ANNOTATION)
         ready = [
             e
             for e in slice_.get("endpoints") or ()
@@ -92,7 +99,7 @@ def node_port_addresses(nodes: Iterable[Object], service_port: Object) -> list[A
         return []
     found = []
     for node in nodes:
-        for address in node.get("status", {}).get("addresses") or ():
+        for address in status_of(node).get("addresses") or ():
             if address.get("type") in ("ExternalIP", "InternalIP"):
                 found.append(
                     Address(
@@ -106,7 +113,7 @@ def node_port_addresses(nodes: Iterable[Object], service_port: Object) -> list[A
 
 def load_balancer_addresses(service: Object, service_port: Object) -> list[Address]:
     found = []
-    for ingress in service.get("status", {}).get("loadBalancer", {}).get("ingress") or ():
+    for ingress in (status_of(service).get("loadBalancer") or {}).get("ingress") or ():
         host = ingress.get("ip") or ingress.get("hostname")
         if host:
             found.append(Address(host=host, port=int(service_port["port"]), via="LoadBalancer ingress"))
@@ -139,13 +146,13 @@ def service_port_of(service: Object, isvc: InferenceService) -> Object:
         if port.get("port") == isvc.spec.endpoint.port:
             return dict(port)
     if not ports:
-        raise EndpointNotFound(f"Service {service['metadata']['name']} exposes no port")
+        raise EndpointNotFound(f"Service {name_of(service)} exposes no port")
     return dict(ports[0])
 
 
 async def direct_address(cluster: Cluster, isvc: InferenceService, service: Object) -> Address | None:
     """A reachable address that needs no port-forward, or None."""
-    namespace = service["metadata"]["namespace"]
+    namespace = namespace_of(service)
     port = service_port_of(service, isvc)
     candidates: list[Address] = []
     selector = service.get("spec", {}).get("selector")
@@ -153,7 +160,7 @@ async def direct_address(cluster: Cluster, isvc: InferenceService, service: Obje
         slices = await cluster.kube.list(
             ENDPOINT_SLICES,
             namespace=namespace,
-            label_selector=f"{SERVICE_NAME_LABEL}={service['metadata']['name']}",
+            label_selector=f"{SERVICE_NAME_LABEL}={name_of(service)}",
         )
         candidates += slice_addresses(slices.items, port)
     service_type = service.get("spec", {}).get("type")
@@ -167,10 +174,10 @@ async def direct_address(cluster: Cluster, isvc: InferenceService, service: Obje
 
 
 def _pod_is_ready(pod: Object) -> bool:
-    if pod.get("metadata", {}).get("deletionTimestamp"):
+    if is_terminating(pod):
         return False
-    conditions = pod.get("status", {}).get("conditions") or ()
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    ready = condition_of(pod, READY)
+    return ready is not None and ready.get("status") == "True"
 
 
 def _target_port(service_port: Object, pod: Object) -> int:
@@ -189,7 +196,7 @@ def _target_port(service_port: Object, pod: Object) -> int:
 async def ready_pod(cluster: Cluster, service: Object, service_port: Object) -> tuple[str, int]:
     """(pod name, container port) of a Ready pod behind the Service; the oldest first, as it is warmest."""
     selector = service.get("spec", {}).get("selector") or {}
-    name = service["metadata"]["name"]
+    name = name_of(service)
     if not selector:
         raise EndpointNotFound(
             f"Service {name} has no selector and none of its EndpointSlice addresses answered from here; "
@@ -197,16 +204,16 @@ async def ready_pod(cluster: Cluster, service: Object, service_port: Object) -> 
         )
     pods = await cluster.kube.list(
         PODS,
-        namespace=service["metadata"]["namespace"],
+        namespace=namespace_of(service),
         label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items())),
     )
     ready = sorted(
         (p for p in pods.items if _pod_is_ready(p)),
-        key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]),
+        key=lambda p: (metadata(p).get("creationTimestamp") or "", name_of(p)),
     )
     if not ready:
         raise EndpointNotFound(f"no Ready pod behind Service {name} yet")
-    return ready[0]["metadata"]["name"], _target_port(service_port, ready[0])
+    return name_of(ready[0]), _target_port(service_port, ready[0])
 
 
 async def _service_named(cluster: Cluster, name: str) -> InferenceService:
@@ -216,7 +223,7 @@ async def _service_named(cluster: Cluster, name: str) -> InferenceService:
         if is_missing_kind(err):
             raise
         existing = await cluster.kube.list(INFERENCE_SERVICES, namespace=cluster.namespace)
-        names = [o["metadata"]["name"] for o in existing.items]
+        names = [name_of(o) for o in existing.items]
         close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise EndpointNotFound(

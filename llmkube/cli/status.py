@@ -15,6 +15,7 @@ import anyio
 import typer
 from rich.console import Console
 
+from api.objects import Object, name_of
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import Model
@@ -35,7 +36,6 @@ from llmkube.cli.output import (
 )
 from llmkube.cli.views import describe_source, download_percent, model_size, parse_model, parse_service
 
-Object = dict[str, Any]
 RECENT_EVENTS = 12
 
 
@@ -62,12 +62,9 @@ async def _events(cluster: Cluster, names: list[str]) -> list[Object]:
 
 async def _not_found(cluster: Cluster, name: str) -> ModelNotFound:
     names = {
-        o["metadata"]["name"]
-        for o in (await cluster.kube.list(INFERENCE_SERVICES, namespace=cluster.namespace)).items
+        name_of(o) for o in (await cluster.kube.list(INFERENCE_SERVICES, namespace=cluster.namespace)).items
     }
-    names |= {
-        o["metadata"]["name"] for o in (await cluster.kube.list(MODELS, namespace=cluster.namespace)).items
-    }
+    names |= {name_of(o) for o in (await cluster.kube.list(MODELS, namespace=cluster.namespace)).items}
     close = difflib.get_close_matches(name, sorted(names), n=2, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return ModelNotFound(

@@ -11,13 +11,12 @@ from typing import Any
 
 import attrs
 
+from api.objects import Object
 from api.v1alpha1.converter import from_wire
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import Model, ModelSource
 from llmkube.cli.output import human_bytes
-
-Object = dict[str, Any]
 
 
 def parse_model(obj: Object) -> Model:

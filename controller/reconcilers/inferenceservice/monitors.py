@@ -24,11 +24,11 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
+from api.objects import Object, condition_of, is_terminating
 from controller.kube import KubeClient
 from controller.kube.resources import SERVICE_MONITORS
 from controller.runtime.events import EventHandler
 from controller.runtime.informer import Informer
-from controller.runtime.store import Object
 
 log = structlog.get_logger(__name__)
 
@@ -41,10 +41,10 @@ READY: MonitorState = "ready"
 
 
 def crd_established(crd: Object | None) -> bool:
-    if crd is None or (crd.get("metadata") or {}).get("deletionTimestamp"):
+    if crd is None or is_terminating(crd):
         return False
-    conditions = (crd.get("status") or {}).get("conditions") or ()
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+    established = condition_of(crd, "Established")
+    return established is not None and established.get("status") == "True"
 
 
 class ServiceMonitorCache:

@@ -15,12 +15,20 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from api.objects import condition_of
+from api.objects import (
+    Object,
+    ObjectView,
+    annotations_of,
+    condition_of,
+    labels_of,
+    metadata,
+    name_of,
+    namespace_of,
+)
 from api.v1alpha1.well_known import (
     HOST_SERVING,
     MODEL_REF_FIELD,
@@ -30,12 +38,10 @@ from api.v1alpha1.well_known import (
     SERVICE_LABEL,
 )
 from controller.builders.labels import label_value
-from controller.runtime.events import ObjectMapper, referrers
+from controller.runtime.events import ObjectMapper, referrers, request_for
 from controller.runtime.indexer import IndexFunc, field_index
 from controller.runtime.request import Request
 from controller.runtime.store import Store
-
-Object = dict[str, Any]
 
 #: Services by `<namespace>/<spec.modelRef.name>`, named after the field (the host agent keeps the same index).
 BY_MODEL_REF = MODEL_REF_FIELD
@@ -49,29 +55,21 @@ MONITORS_BY_OWNER = "dcgmOwner"
 model_ref_index: IndexFunc = field_index(MODEL_REF_FIELD)
 
 
-def _metadata(obj: Object) -> Object:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
+def service_label_index(obj: ObjectView) -> list[str]:
+    name = name_of(obj)
+    return [f"{namespace_of(obj)}/{label_value(name)}"] if name else []
 
 
-def service_label_index(obj: Object) -> list[str]:
-    meta = _metadata(obj)
-    name = meta.get("name")
-    return [f"{meta.get('namespace') or ''}/{label_value(str(name))}"] if name else []
+def pod_service_index(obj: ObjectView) -> list[str]:
+    value = labels_of(obj).get(SERVICE_LABEL)
+    return [f"{namespace_of(obj)}/{value}"] if value else []
 
 
-def pod_service_index(obj: Object) -> list[str]:
-    meta = _metadata(obj)
-    value = (meta.get("labels") or {}).get(SERVICE_LABEL)
-    return [f"{meta.get('namespace') or ''}/{value}"] if value else []
-
-
-def monitor_owner_index(obj: Object) -> list[str]:
-    meta = _metadata(obj)
-    owner = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
+def monitor_owner_index(obj: ObjectView) -> list[str]:
+    owner = annotations_of(obj).get(OWNER_ANNOTATION)
     if owner:
         return [str(owner)]
-    labels = meta.get("labels") or {}
+    labels = labels_of(obj)
     namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_NAME_LABEL)
     return [f"{namespace}/{name}"] if namespace and name else []
 
@@ -85,10 +83,10 @@ def services_of_model(services: Store) -> ObjectMapper:
     return referrers(services, BY_MODEL_REF)
 
 
-def service_of_pod(services: Store) -> Callable[[Object], list[Request]]:
-    def map_pod(pod: Object) -> list[Request]:
+def service_of_pod(services: Store) -> ObjectMapper:
+    def map_pod(pod: ObjectView) -> list[Request]:
         return [
-            _request_for(svc)
+            request_for(svc)
             for key in pod_service_index(pod)
             for svc in services.by_index(BY_SERVICE_LABEL, key)
         ]
@@ -96,26 +94,21 @@ def service_of_pod(services: Store) -> Callable[[Object], list[Request]]:
     return map_pod
 
 
-def owner_of_dcgm_monitor(monitor: Object) -> list[Request]:
+def owner_of_dcgm_monitor(monitor: ObjectView) -> list[Request]:
     return [_request(key) for key in monitor_owner_index(monitor)]
 
 
-def monitoring_services(services: Store) -> Callable[[Object], list[Request]]:
+def monitoring_services(services: Store) -> ObjectMapper:
     """Every service asking for monitoring: what a newly installed ServiceMonitor CRD concerns."""
 
-    def map_crd(_crd: Object) -> list[Request]:
+    def map_crd(_crd: ObjectView) -> list[Request]:
         return [
-            _request_for(svc)
+            request_for(svc)
             for svc in services.list()
             if ((svc.get("spec") or {}).get("monitoring") or {}).get("enabled") is True
         ]
 
     return map_crd
-
-
-def _request_for(obj: Object) -> Request:
-    meta = _metadata(obj)
-    return Request(namespace=meta.get("namespace") or "", name=str(meta.get("name")))
 
 
 @attrs.frozen
@@ -126,9 +119,9 @@ class SpecOrHostServingChanged:
         return True
 
     def update(self, old: Object, new: Object) -> bool:
-        if _metadata(old).get("generation") != _metadata(new).get("generation"):
+        if metadata(old).get("generation") != metadata(new).get("generation"):
             return True
-        if _metadata(old).get("deletionTimestamp") != _metadata(new).get("deletionTimestamp"):
+        if metadata(old).get("deletionTimestamp") != metadata(new).get("deletionTimestamp"):
             return True
         before, after = condition_of(old, HOST_SERVING), condition_of(new, HOST_SERVING)
         return _serving_state(before) != _serving_state(after)
@@ -137,7 +130,7 @@ class SpecOrHostServingChanged:
         return True
 
 
-def _serving_state(condition: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+def _serving_state(condition: ObjectView | None) -> tuple[Any, ...] | None:
     if condition is None:
         return None
     return (condition.get("status"), condition.get("reason"), condition.get("message"))

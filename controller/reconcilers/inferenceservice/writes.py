@@ -26,7 +26,15 @@ from datetime import datetime
 import attrs
 import structlog
 
-from api.objects import Object, controller_reference, is_terminating, name_of, owner_references
+from api.objects import (
+    Object,
+    controller_reference,
+    is_terminating,
+    metadata,
+    name_of,
+    namespace_of,
+    owner_references,
+)
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.well_known import REPLICAS_HANDOFF_MANAGER
 from controller.builders.conditions import DesiredCondition
@@ -167,13 +175,12 @@ class ServiceWrites:
 
         missing_namespace = None
         if dcgm is not None:
-            meta = dcgm["metadata"]
-            current = monitors.get(namespace=meta["namespace"], name=meta["name"])
+            current = monitors.get(namespace=namespace_of(dcgm), name=name_of(dcgm))
             try:
                 await self._write(SERVICE_MONITORS, dcgm, current, isvc=isvc, owner=owner)
             except NotFound:
-                missing_namespace = str(meta["namespace"])
-            await self.sweep_dcgm(namespace=namespace, name=name, keep=meta["name"], owner=owner)
+                missing_namespace = namespace_of(dcgm)
+            await self.sweep_dcgm(namespace=namespace, name=name, keep=name_of(dcgm), owner=owner)
         else:
             await self.sweep_dcgm(namespace=namespace, name=name, owner=owner)
         return MonitorsWritten(crd_installed=True, missing_dcgm_namespace=missing_namespace)
@@ -218,7 +225,7 @@ class ServiceWrites:
             raw_status=stored,
             verdict=verdict,
             placement=placement,
-            generation=obj.get("metadata", {}).get("generation"),
+            generation=metadata(obj).get("generation"),
             now=now,
             extra_conditions=extra_conditions,
         )
@@ -254,8 +261,7 @@ class ServiceWrites:
     async def _ensure(
         self, resource: Resource, store: Store, desired: Object, *, isvc: InferenceService, owner: Object
     ) -> Object | None:
-        meta = desired["metadata"]
-        current = store.get_by_name(meta["name"], meta["namespace"])
+        current = store.get_by_name(name_of(desired), namespace_of(desired))
         return await self._write(resource, desired, current, isvc=isvc, owner=owner)
 
     async def _write(
@@ -267,7 +273,7 @@ class ServiceWrites:
         isvc: InferenceService,
         owner: Object,
     ) -> Object | None:
-        name = desired["metadata"]["name"]
+        name = name_of(desired)
         holder = _foreign_controller(current, isvc.metadata.uid)
         if holder is not None:
             raise ChildRejected(

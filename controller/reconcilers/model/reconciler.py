@@ -29,7 +29,7 @@ from typing import NoReturn
 import attrs
 import structlog
 
-from api.objects import Object, is_terminating, metadata, name_of
+from api.objects import Object, is_terminating, metadata, name_of, namespace_of
 from api.v1alpha1.converter import from_wire
 from api.v1alpha1.model import Model, ModelStatus
 from api.v1alpha1.well_known import DEGRADED
@@ -144,7 +144,7 @@ class ModelReconciler:
             degraded = find_condition(status.conditions, DEGRADED)
             since = parse_time(degraded.last_transition_time) if degraded else None
             return _after(waited_delay(since, now, **self._backoff()))
-        await self._writes.ensure_fetch_rbac(obj["metadata"]["namespace"])
+        await self._writes.ensure_fetch_rbac(namespace_of(obj))
         desired = desired_fetch_job(model=model, cache_key=cache_key, config=self._config, attempt=attempt)
         job = await self._writes.start_job(desired)
         identity = model.spec.source.identity()

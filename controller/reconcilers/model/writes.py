@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import attrs
 
-from api.objects import Object, name_of
+from api.objects import Object, name_of, namespace_of, status_of
 from api.v1alpha1.converter import to_wire
 from api.v1alpha1.model import ModelStatus
 from controller.builders.fetch_rbac import desired_fetch_rbac
@@ -115,14 +115,13 @@ class ModelWrites:
         cache may not show the fetcher's last report yet, so any change of phase clears it too, not only a
         cached progress: one extra write per transition, none at steady state.
         """
-        cached = obj.get("status") or {}
+        cached = status_of(obj)
         cleared = False
         if status.phase != "Downloading" and (
             cached.get("progress") is not None or cached.get("phase") != status.phase
         ):
-            meta = obj["metadata"]
             await self._client.patch_status(
-                MODELS, meta["name"], {"status": {"progress": None}}, namespace=meta["namespace"]
+                MODELS, name_of(obj), {"status": {"progress": None}}, namespace=namespace_of(obj)
             )
             cleared = cached.get("progress") is not None
         written = await self._apply.ensure_status(MODELS, obj, to_wire(status), foreign=FETCHER_STATUS_FIELDS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.runtime.events import EventHandler, JsonObject
+from api.objects import Object
+from controller.runtime.events import EventHandler
 
 
 def kube_object(
@@ -14,7 +15,7 @@ def kube_object(
     kind: str = "Model",
     generation: int = 1,
     owners: list[dict[str, Any]] | None = None,
-) -> JsonObject:
+) -> Object:
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "generation": generation}
     if owners is not None:
         metadata["ownerReferences"] = owners
@@ -50,14 +51,14 @@ class FakeEventSource:
     def has_synced(self) -> bool:
         return self.synced
 
-    def add(self, obj: JsonObject) -> None:
+    def add(self, obj: Object) -> None:
         for handler in self.handlers:
             handler.on_add(obj)
 
-    def update(self, old: JsonObject, new: JsonObject) -> None:
+    def update(self, old: Object, new: Object) -> None:
         for handler in self.handlers:
             handler.on_update(old, new)
 
-    def delete(self, obj: JsonObject) -> None:
+    def delete(self, obj: Object) -> None:
         for handler in self.handlers:
             handler.on_delete(obj)
