@@ -396,6 +396,42 @@ def status_differs(stored: ObjectView | None, desired: ObjectView) -> bool:
     return owned_view(stored) != owned_view(desired)
 
 
+@attrs.frozen(kw_only=True)
+class StatusChange:
+    """What a status write would change: our part of the status as stored and as wanted, and the Event due."""
+
+    stored: Object
+    desired: Object
+    event: Transition | None
+
+    @property
+    def changed(self) -> bool:
+        return self.stored != self.desired
+
+
+def status_change(
+    *,
+    raw_status: ObjectView | None,
+    verdict: ServiceVerdict,
+    placement: Placement,
+    generation: int | None,
+    now: datetime,
+    extra_conditions: Sequence[DesiredCondition] = (),
+) -> StatusChange:
+    """The whole status decision of one pass: `desired_status`, compared and announced as the writer needs it."""
+    desired = desired_status(
+        raw_status=raw_status,
+        verdict=verdict,
+        placement=placement,
+        generation=generation,
+        now=now,
+        extra_conditions=extra_conditions,
+    )
+    return StatusChange(
+        stored=owned_view(raw_status), desired=owned_view(desired), event=transition(raw_status, desired)
+    )
+
+
 # -- events ---------------------------------------------------------------------------------------------------
 
 _WARNING_PHASES = ("Failed", "WaitingForGPU")

@@ -38,14 +38,7 @@ from api.objects import (
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.well_known import REPLICAS_HANDOFF_MANAGER
 from controller.builders.conditions import DesiredCondition
-from controller.builders.inferenceservice_status import (
-    Placement,
-    ServiceVerdict,
-    desired_status,
-    owned_view,
-    status_differs,
-    transition,
-)
+from controller.builders.inferenceservice_status import Placement, ServiceVerdict, status_change
 from controller.builders.labels import object_name, object_namespace, resource_name
 from controller.builders.replicas_handoff import needs_replicas_handoff, replicas_handoff
 from controller.kube import EventRecorder, Invalid, NotFound, Resource
@@ -220,32 +213,29 @@ class ServiceWrites:
         extra_conditions: Sequence[DesiredCondition] = (),
     ) -> None:
         """Apply our part of the status if it changed, and post an Event when the phase or Ready reason did."""
-        stored = obj.get("status")
-        desired = desired_status(
-            raw_status=stored,
+        change = status_change(
+            raw_status=obj.get("status"),
             verdict=verdict,
             placement=placement,
             generation=metadata(obj).get("generation"),
             now=now,
             extra_conditions=extra_conditions,
         )
-        if not status_differs(stored, desired):
+        if not change.changed:
             return
-        before, after = owned_view(stored), owned_view(desired)
+        before, after = change.stored, change.desired
         log.debug(
             "writing status",
             changed=sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
         )
         try:
             # Compared and sent as our part only: the host agent's HostServing condition is not ours to write.
-            await self._applier.ensure_status(
-                INFERENCE_SERVICES, {**obj, "status": owned_view(stored)}, owned_view(desired)
-            )
+            await self._applier.ensure_status(INFERENCE_SERVICES, {**obj, "status": before}, after)
         except NotFound:
             return  # deleted meanwhile; its delete event brings us back for the sweep
-        change = transition(stored, desired)
-        if change is not None:
-            await self._recorder.record(obj, type=change.type, reason=change.reason, message=change.message)
+        if change.event is not None:
+            event = change.event
+            await self._recorder.record(obj, type=event.type, reason=event.reason, message=event.message)
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 

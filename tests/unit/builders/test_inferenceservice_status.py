@@ -9,6 +9,7 @@ from controller.builders.inferenceservice_status import (
     ServiceVerdict,
     desired_status,
     owned_view,
+    status_change,
     status_differs,
     transition,
 )
@@ -109,3 +110,23 @@ def test_reaching_ready_is_a_normal_event() -> None:
 
 def test_an_unchanged_phase_and_reason_is_no_transition() -> None:
     assert transition(status_of(verdict()), status_of(verdict())) is None
+
+
+def test_a_status_change_sends_our_part_only_and_carries_its_event() -> None:
+    before = status_of(verdict(phase="Deploying", ready="False", reason="Deploying"))
+    stored = {**before, "conditions": [HOST_SERVING, *before["conditions"]]}
+    change = status_change(
+        raw_status=stored, verdict=verdict(), placement=Placement(selector="a=b"), generation=3, now=NOW
+    )
+    assert change.changed
+    assert change.stored == owned_view(before)
+    assert "HostServing" not in {c["type"] for c in change.desired["conditions"]}
+    assert change.event is not None
+    assert change.event.reason == "ReplicasReady"
+
+
+def test_an_unchanged_status_is_no_change_and_no_event() -> None:
+    first = status_of(verdict())
+    placement = Placement(selector="a=b", endpoint="http://x/v1", gpu_count=2, tensor_split="1,1")
+    change = status_change(raw_status=first, verdict=verdict(), placement=placement, generation=3, now=NOW)
+    assert (change.changed, change.event) == (False, None)
