@@ -1,23 +1,13 @@
-"""What the catalog knows about one model: where its GGUF file lives and what it takes to serve it."""
+"""What the catalog knows about one model: where its GGUF file lives, the page that confirms it, and what it
+takes to serve it (derived by the estimator, never typed in by hand)."""
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
-# Average bits per weight of llama.cpp quantization types, as llama.cpp's quantize tool reports them for
-# Llama-shaped models. They turn a parameter count into the size of the weights, which is how the catalog's
-# VRAM estimates are sanity-checked.
-BITS_PER_WEIGHT: dict[str, float] = {
-    "Q2_K": 2.96,
-    "Q3_K_M": 3.91,
-    "Q4_0": 4.55,
-    "Q4_1": 5.0,
-    "Q4_K_M": 4.85,
-    "Q5_K_M": 5.69,
-    "Q6_K": 6.56,
-    "Q8_0": 8.5,
-    "F16": 16.0,
-}
+from llmkube.catalog.estimate import ServingEstimate, estimate_serving
 
 
 @attrs.frozen(kw_only=True)
@@ -42,22 +32,45 @@ class CatalogEntry:
     name: str
     description: str
     source: HuggingFaceFile
+    #: The page (a Hugging Face file listing or model card) that shows `source.filename` in `source.repo`.
+    confirmed_by: str
     size: str  # the label model cards use (7B, 0.5B); parameters_billions is the exact count behind it
     parameters_billions: float
     quantization: str
     context_size: int
     max_context: int
-    gpu_count: int
-    vram_gib: float
-    resources: PodResources
     tags: tuple[str, ...]
     homepage: str
+    #: Other names `deploy` and `catalog show` accept (llama-3-8b for llama-3.1-8b).
+    aliases: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def estimate(self) -> ServingEstimate:
+        return estimate_serving(
+            parameters_billions=self.parameters_billions,
+            quantization=self.quantization,
+            context_size=self.context_size,
+        )
 
     @property
     def weights_gib(self) -> float:
-        """Expected size of the GGUF weights; the floor under any VRAM estimate."""
-        bits = BITS_PER_WEIGHT[self.quantization]
-        return self.parameters_billions * 1e9 * bits / 8 / 2**30
+        return self.estimate.weights_gib
+
+    @property
+    def vram_gib(self) -> float:
+        return self.estimate.vram_gib
+
+    @property
+    def gpu_count(self) -> int:
+        return self.estimate.gpu_count
+
+    @property
+    def resources(self) -> PodResources:
+        return PodResources(cpu=self.estimate.cpu, memory=self.estimate.memory)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.id, *self.aliases)
 
     def has_tag(self, tag: str) -> bool:
         return tag.casefold() in (t.casefold() for t in self.tags)

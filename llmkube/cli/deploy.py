@@ -5,6 +5,8 @@ with other flags updates them in place, and fields other managers own (a `kubect
 status) are left alone. The Model goes first: a service whose model is missing only waits, but a model without
 its service would download for nobody if the second write failed, and the next `deploy` repairs that anyway.
 
+`--dry-run -o yaml` prints the two objects instead of applying them (see dry_run.py), without a cluster.
+
 Exit status: 0 when applied (and, with --wait, Ready); 1 when the service or model failed, the wait timed out
 or the cluster refused; 2 for a wrong command line.
 """
@@ -29,6 +31,7 @@ from controller.kube import NotFound
 from controller.kube.resources import INFERENCE_SERVICES, MODELS, SERVICES
 from llmkube.catalog import UnknownModelError, get_model
 from llmkube.cli.cluster import Cluster, ClusterTarget, connect
+from llmkube.cli.dry_run import emit_documents, plan_documents
 from llmkube.cli.errors import EXIT_FAILED, CliUsageError, reported_errors, stderr_console
 from llmkube.cli.manifests import (
     DeployPlan,
@@ -40,6 +43,7 @@ from llmkube.cli.manifests import (
     plan_from_source,
 )
 from llmkube.cli.options import Kubeconfig, KubeContext, Namespace
+from llmkube.cli.output import OutputFormat
 from llmkube.cli.resolver import direct_address
 from llmkube.cli.views import parse_model, parse_service
 from llmkube.cli.waiting import Outcome, WaitDisplay, wait_until_ready
@@ -266,6 +270,17 @@ def deploy(
     timeout: Annotated[
         float, typer.Option("--timeout", min=1.0, help="seconds --wait waits for Ready")
     ] = 1800.0,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="print the Model and InferenceService instead of applying them (no cluster needed); "
+            "without --namespace they carry none, for GitOps",
+        ),
+    ] = False,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="with --dry-run: yaml or json")
+    ] = OutputFormat.yaml,
     context: KubeContext = None,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
@@ -293,6 +308,12 @@ def deploy(
             ),
             sha256=sha256,
         )
+        if dry_run:
+            if output is OutputFormat.table:
+                raise CliUsageError("--dry-run prints objects: use -o yaml or -o json")
+            plan = factory(namespace or "default")
+            emit_documents(plan_documents(plan, namespaced=namespace is not None), output)
+            return
         target = ClusterTarget(kubeconfig=kubeconfig, context=context, namespace=namespace)
         should_wait = sys.stdout.isatty() if wait is None else wait
         code = anyio.run(

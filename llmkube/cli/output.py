@@ -67,7 +67,7 @@ def human_bytes(count: int | None) -> str:
 
 
 #: Columns whose cells may wrap on a narrow terminal; every other cell stays on one line, as in kubectl.
-WRAPPING_COLUMNS = ("ENDPOINT", "MESSAGE", "SOURCE")
+WRAPPING_COLUMNS = ("ENDPOINT", "MESSAGE", "SOURCE", "DETAIL")
 
 
 def plain_table(*columns: str) -> Table:

