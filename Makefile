@@ -7,6 +7,7 @@ demo: ## From nothing to an OpenAI-compatible answer on the embedded local clust
 test: ## Every check and test, as CI runs them.
 	hack/test.sh
 
-crds: ## Regenerate config/crd/bases and docs/api.md from api/.
+crds: ## Regenerate config/crd/bases and docs/api.md from api/, and the manifests `llmkube init` ships.
 	.venv/bin/python -m api.crdgen
 	.venv/bin/python -m api.docgen
+	.venv/bin/python -m llmkube.bundle

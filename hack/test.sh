@@ -20,6 +20,7 @@ lint-imports
 hadolint Dockerfile
 python -m api.crdgen --check
 python -m api.docgen --check
+python -m llmkube.bundle --check
 
 echo "==> tests"
 exec pytest "$@"

@@ -86,6 +86,23 @@ ROLE_BINDINGS = Resource(
     kind="RoleBinding",
     namespaced=True,
 )
+CLUSTER_ROLES = Resource(
+    group="rbac.authorization.k8s.io",
+    version="v1",
+    plural="clusterroles",
+    kind="ClusterRole",
+    namespaced=False,
+)
+CLUSTER_ROLE_BINDINGS = Resource(
+    group="rbac.authorization.k8s.io",
+    version="v1",
+    plural="clusterrolebindings",
+    kind="ClusterRoleBinding",
+    namespaced=False,
+)
+STORAGE_CLASSES = Resource(
+    group="storage.k8s.io", version="v1", plural="storageclasses", kind="StorageClass", namespaced=False
+)
 CUSTOM_RESOURCE_DEFINITIONS = Resource(
     group="apiextensions.k8s.io",
     version="v1",
@@ -131,6 +148,9 @@ KNOWN: tuple[Resource, ...] = (
     EVENTS_V1,
     ROLES,
     ROLE_BINDINGS,
+    CLUSTER_ROLES,
+    CLUSTER_ROLE_BINDINGS,
+    STORAGE_CLASSES,
     CUSTOM_RESOURCE_DEFINITIONS,
     SERVICE_MONITORS,
     MODELS,

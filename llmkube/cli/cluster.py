@@ -32,7 +32,7 @@ from controller.kube import (
 from llmkube.cli.errors import CliError
 
 DEFAULT_NAMESPACE = "default"
-INSTALL_HINT = "install LLMKube first: kubectl apply -k config/default (or the release bundle)"
+INSTALL_HINT = "install LLMKube first: llmkube init"
 
 
 @attrs.frozen(kw_only=True)

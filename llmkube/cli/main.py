@@ -10,6 +10,7 @@ from llmkube.cli.chat import chat
 from llmkube.cli.delete import delete
 from llmkube.cli.deploy import deploy
 from llmkube.cli.fetch import FETCH_CONTEXT_SETTINGS, agent, fetch
+from llmkube.cli.init import init
 from llmkube.cli.listing import list_command
 from llmkube.cli.state import CliState
 from llmkube.cli.status import status
@@ -30,6 +31,7 @@ def root(ctx: typer.Context) -> None:
         ctx.obj = CliState()
 
 
+app.command("init")(init)
 app.command("deploy")(deploy)
 app.command("list")(list_command)
 app.command("status")(status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,11 @@ from typer.testing import CliRunner, Result
 
 from llmkube.cli.main import app
 
-from .fake_apiserver import Cluster, serving, write_kubeconfig
+from .fake_apiserver import Cluster, http_server, serving, write_kubeconfig
 
 NAMESPACE = "team-a"
 INSTALL_LINE = (
-    "error: the LLMKube CRDs are not installed in this cluster; install LLMKube first: "
-    "kubectl apply -k config/default (or the release bundle)\n"
+    "error: the LLMKube CRDs are not installed in this cluster; install LLMKube first: llmkube init\n"
 )
 
 runner = CliRunner()
@@ -129,4 +129,41 @@ def test_deploy_of_an_unknown_catalog_name_suggests_the_nearest_before_needing_a
         "error: 'llama-3.2-3bb' is not in the catalog; did you mean 'llama-3.2-3b' or 'llama-3.2-1b'? "
         "See 'llmkube catalog list', or deploy a model of your own with --source URL or --hf-repo REPO "
         "--hf-file FILE\n"
+    )
+
+
+def test_init_against_an_unreachable_cluster_ends_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    config = write_kubeconfig(
+        tmp_path / "kubeconfig", server=f"http://127.0.0.1:{closed}", namespace=NAMESPACE
+    )
+    result = llmkube("init", kubeconfig=config)
+    assert_one_line_error(result, exit_code=1)
+    assert result.stderr.startswith("error: cannot reach the Kubernetes API (")
+
+
+class RejectsEveryone(BaseHTTPRequestHandler):
+    """An apiserver that accepts no credentials, as a real one answers an expired token: 401 with a Status."""
+
+    def do_GET(self) -> None:
+        body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_init_with_rejected_credentials_ends_in_one_line(tmp_path: Path) -> None:
+    with http_server(RejectsEveryone) as server:
+        config = write_kubeconfig(tmp_path / "kubeconfig", server=server, namespace=NAMESPACE)
+        result = llmkube("init", kubeconfig=config)
+    assert_one_line_error(result, exit_code=1)
+    assert (
+        result.stderr == "error: the cluster rejected our credentials (401): refresh your kubeconfig login\n"
     )
