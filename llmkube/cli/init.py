@@ -11,7 +11,7 @@ the cluster could not be reached; 2 for a wrong command line.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
@@ -52,15 +52,18 @@ async def _read_checks(cluster: Cluster) -> list[Finding]:
     ]
 
 
+def _verb(deployment: dict[str, Any] | None) -> str:
+    if deployment is None:
+        return "Installing"
+    running = deployment["spec"]["template"]["spec"]["containers"][0].get("image")
+    return "Re-applying" if running == controller_image() else f"Upgrading {running} to"
+
+
 async def _install(cluster: Cluster, *, wait: bool, timeout_s: float, console: Console) -> list[Finding]:
     kube = cluster.kube
     before = await controller_deployment(kube)
     objects = operator_objects()
-    console.print(
-        f"{'Upgrading' if before is not None else 'Installing'} LLMKube {installed_version()} "
-        f"({controller_image()}): {len(objects)} objects",
-        markup=False,
-    )
+    console.print(f"{_verb(before)} LLMKube {installed_version()}: {len(objects)} objects", markup=False)
     applied = await apply_objects(kube, objects)
     changed = [a for a in applied if a.changed]
     if changed:
