@@ -173,4 +173,4 @@ def show_command(
             serving=ServingChoice(gpu=gpu),
             sha256=None,
         )
-        emit_documents(plan_documents(plan, namespaced=namespace is not None), output)
+        emit_documents(plan_documents(plan, namespaced=bool(namespace)), output)

@@ -312,7 +312,7 @@ def deploy(
             if output is OutputFormat.table:
                 raise CliUsageError("--dry-run prints objects: use -o yaml or -o json")
             plan = factory(namespace or "default")
-            emit_documents(plan_documents(plan, namespaced=namespace is not None), output)
+            emit_documents(plan_documents(plan, namespaced=bool(namespace)), output)
             return
         target = ClusterTarget(kubeconfig=kubeconfig, context=context, namespace=namespace)
         should_wait = sys.stdout.isatty() if wait is None else wait

@@ -180,3 +180,13 @@ def test_unreachable_cluster_is_reported_in_one_line(cli: Cli, tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the Kubernetes API")
     assert "Traceback" not in result.stderr
+
+
+def test_roadmap_example_deploys_the_model_an_alias_names(
+    cli: Cli, cluster: ClusterBase, namespace: str
+) -> None:
+    result = cli("deploy", "llama-3-8b", "--gpu", "--no-wait")
+    assert result.exit_code == 0, result.output
+    isvc = get(cluster, namespace, SERVICES, "llama-3.1-8b")
+    assert isvc["spec"]["accelerator"] == {"type": "nvidia", "gpuCount": 1}
+    assert isvc["metadata"]["labels"]["inference.llmkube.dev/catalog-id"] == "llama-3.1-8b"
