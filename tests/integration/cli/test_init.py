@@ -56,14 +56,17 @@ def live(cluster: ClusterBase, obj: dict[str, Any]) -> dict[str, Any]:
         if "/" in obj["apiVersion"]
         else obj["kind"]
     )
-    result = cluster.kubectl("get", *scope, kind, obj["metadata"]["name"], "-o", "json")
+    result = cluster.kubectl(
+        "get", *scope, kind, obj["metadata"]["name"], "-o", "json", "--show-managed-fields"
+    )
     return dict(json.loads(result.stdout))
 
 
 def init_fingerprint(obj: dict[str, Any]) -> tuple[Any, ...]:
-    """What a write by init would move: the spec generation and init's own managed-fields entry."""
-    entry = next(m for m in obj["metadata"]["managedFields"] if m["manager"] == INIT_MANAGER)
-    return (obj["metadata"].get("generation"), entry["time"], json.dumps(entry["fieldsV1"], sort_keys=True))
+    """What a write by init would move: the spec generation and init's own managed-fields entries."""
+    entries = [m for m in obj["metadata"]["managedFields"] if m["manager"] == INIT_MANAGER]
+    assert entries, obj["metadata"]["name"]
+    return (obj["metadata"].get("generation"), json.dumps(entries, sort_keys=True))
 
 
 def test_init_installs_the_operator_and_waits_until_it_is_ready(bare: ClusterBase) -> None:
