@@ -21,13 +21,14 @@ from hack.images.debian import DEBIAN_LLAMA, DEBIAN_PYTHON
 from hack.images.errors import ImageBuildError
 from hack.images.fingerprint import Fingerprint
 from hack.images.llama_server import LLAMA_SERVER_CPU
+from hack.images.pause import PAUSE
 from hack.images.podman import Podman, remove_tree
 from hack.images.recipe import BuildInputs, Recipe
 
 Progress = Callable[[str], None]
 
 #: Every image, bases before the images built FROM them.
-RECIPES: tuple[Recipe, ...] = (DEBIAN_PYTHON, DEBIAN_LLAMA, CONTROLLER, LLAMA_SERVER_CPU)
+RECIPES: tuple[Recipe, ...] = (DEBIAN_PYTHON, DEBIAN_LLAMA, CONTROLLER, LLAMA_SERVER_CPU, PAUSE)
 IMAGE_NAMES = tuple(recipe.name for recipe in RECIPES)
 
 

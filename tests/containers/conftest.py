@@ -44,3 +44,8 @@ def controller_images(podman: Podman) -> dict[str, BuiltImage]:
 @pytest.fixture(scope="session")
 def llama_images(podman: Podman) -> dict[str, BuiltImage]:
     return _loaded(podman, "llama-server-cpu")
+
+
+@pytest.fixture(scope="session")
+def pause_images(podman: Podman) -> dict[str, BuiltImage]:
+    return _loaded(podman, "pause")

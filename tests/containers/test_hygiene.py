@@ -51,9 +51,11 @@ def test_a_build_leaves_no_scratch_behind() -> None:
 
 @pytest.mark.llama
 def test_every_archive_is_imported_under_its_reference(
-    controller_images: dict[str, BuiltImage], llama_images: dict[str, BuiltImage]
+    controller_images: dict[str, BuiltImage],
+    llama_images: dict[str, BuiltImage],
+    pause_images: dict[str, BuiltImage],
 ) -> None:
-    for image in {**controller_images, **llama_images}.values():
+    for image in {**controller_images, **llama_images, **pause_images}.values():
         with tarfile.open(image.archive) as archive:
             member = archive.extractfile("manifest.json")
             assert member is not None, f"{image.archive} is not a docker-archive"

@@ -14,6 +14,7 @@ from hack.images.build import IMAGE_NAMES, RECIPES, image_tags
 from hack.images.controller import DockerfileImage
 from hack.images.debian import DebianBase
 from hack.images.llama_server import LlamaServerImage
+from hack.images.pause import PauseImage
 
 REPO = Path(__file__).resolve().parents[3]
 DOCKERFILE = """\
@@ -35,6 +36,8 @@ def source(tmp_path: Path) -> Path:
         "controller/main.py": "print('controller')\n",
         "tests/test_main.py": "def test(): ...\n",
         "docs/index.md": "# docs\n",
+        "pause/pause.c": "int main(void) { return 0; }\n",
+        "pause/Dockerfile": "FROM scratch\n",
     }.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_text(text)
@@ -63,6 +66,7 @@ def tags(source: Path, wheel: Path) -> Tags:
                 DebianBase(name="debian-llama", packages=("libgomp1",)),
                 DockerfileImage(name="controller", base="debian-python", root=source),
                 LlamaServerImage(name="llama-server-cpu", base="debian-llama"),
+                PauseImage(name="pause", source_dir=source / "pause"),
             ]
         )
 
@@ -117,10 +121,24 @@ def test_a_new_llama_cpp_build_rebuilds_the_server_image_only(tags: Tags, wheel:
     assert _changed(before, tags()) == {"llama-server-cpu"}
 
 
+def test_a_pause_source_change_rebuilds_the_pause_image_only(tags: Tags, source: Path) -> None:
+    before = tags()
+    (source / "pause" / "pause.c").write_text("int main(void) { return 1; }\n")
+    assert _changed(before, tags()) == {"pause"}
+
+
+def test_another_compiler_rebuilds_the_pause_image_only(tags: Tags, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = tags()
+    monkeypatch.setattr("hack.images.pause.compiler_identity", lambda: "gcc (Debian 13.1.0-1) 13.1.0 x86_64")
+    assert _changed(before, tags()) == {"pause"}
+
+
 @pytest.mark.usefixtures("wheel")
 def test_the_real_recipes_tag_every_image_differently() -> None:
     tags = image_tags(RECIPES)
     assert (
-        set(tags) == set(IMAGE_NAMES) == {"debian-python", "debian-llama", "controller", "llama-server-cpu"}
+        set(tags)
+        == set(IMAGE_NAMES)
+        == {"debian-python", "debian-llama", "controller", "llama-server-cpu", "pause"}
     )
     assert len(set(tags.values())) == len(tags)
