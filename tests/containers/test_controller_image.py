@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,24 @@ def test_the_manager_starts_as_nonroot_on_a_read_only_root(podman: Podman, contr
     result = podman("run", "--rm", *RESTRICTED, controller, "--help")
     assert "usage: llmkube-controller" in result.stdout
     assert "--llama-server-image-cpu" in result.stdout
+
+
+def test_the_manager_without_a_cluster_says_so_in_one_line_and_exits_1(
+    podman: Podman, controller: str
+) -> None:
+    # Not through `podman(...)`, which raises on a non-zero status: the status is what this test is about.
+    result = subprocess.run(
+        ["podman", "run", "--rm", *RESTRICTED, controller],
+        env=podman.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "no cluster to connect to" in output
+    assert "Traceback" not in output
 
 
 def test_the_fetcher_starts_as_nonroot_on_a_read_only_root(podman: Podman, controller: str) -> None:
