@@ -123,6 +123,17 @@ def test_the_deployment_reads_the_model_where_the_server_image_finds_it() -> Non
     )
 
 
+def test_the_server_image_is_laid_out_like_the_public_one(
+    podman: Podman, llama_images: dict[str, BuiltImage]
+) -> None:
+    reference = llama_images["llama-server-cpu"].reference
+    config = json.loads(podman("image", "inspect", reference).stdout)[0]["Config"]
+    assert config["Entrypoint"] == ["/app/llama-server"]
+    assert config["WorkingDir"] == "/app"
+    assert config["User"] == "65532:65532"
+    assert "LLAMA_ARG_HOST=0.0.0.0" in config["Env"]
+
+
 def test_the_server_image_answers_a_chat_completion(serving: Loopback) -> None:
     request = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 16}
     response = serving.request("http://127.0.0.1:8080/v1/chat/completions", body=json.dumps(request))
