@@ -1,7 +1,8 @@
 """`llmkube-controller`: the manager program that runs the Model and InferenceService controllers.
 
 Exit codes: 0 after a graceful shutdown (SIGTERM), 1 when leadership was lost or the caches never synced (the
-kubelet restarts the pod, which is the safe answer to both), 2 for bad flags.
+kubelet restarts the pod, which is the safe answer to both) or when there is no cluster to connect to, 2 for bad
+flags.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import attrs
 import structlog
 
 from controller.config import CONTROLLER_PROGRAM, ControllerConfig, ControllerOptions
-from controller.kube import KubeClient, KubeError, user_agent
+from controller.kube import ConfigUnavailable, KubeClient, KubeError, user_agent
 from controller.kube.recorder import EventRecorder
 from controller.kube.resources import PODS
 from controller.options import ManagerFlags, parse_flags
@@ -112,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         anyio.run(lambda: run(flags, pod_name=os.environ.get("POD_NAME")), backend="asyncio")
     except LeadershipLost:
         log.error("leadership lost; exiting so a fresh process campaigns again")
+        return 1
+    except ConfigUnavailable as exc:
+        log.error(
+            "no cluster to connect to: run in a pod with a ServiceAccount, or pass --kubeconfig",
+            error=exc.message,
+        )
         return 1
     except CacheSyncTimeout as exc:
         log.error("caches did not sync", error=str(exc))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: lint, types, layer contracts, generated-file checks, then unit, integration and e2e tests.
-# The first run builds the local Kubernetes control plane and llama-server and caches them under
-# ~/.cache/llmkube; later runs reuse them.
+# The first run builds the local Kubernetes control plane, llama-server and the container images and caches them
+# under ~/.cache/llmkube; later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/venv.sh
@@ -11,13 +11,16 @@ echo "==> llama-server (cached under ~/.cache/llmkube)"
 hack/ensure-llama-server.sh
 echo "==> Kubernetes control plane binaries (cached under ~/.cache/llmkube)"
 hack/build-k8s.sh
+echo "==> container images (cached under ~/.cache/llmkube/images)"
+hack/host-packages.sh
+python -m hack.images build
 
 echo "==> lint and types"
 ruff check .
 ruff format --check .
 mypy
 lint-imports
-hadolint Dockerfile
+hadolint Dockerfile deploy/images/*/Dockerfile
 python -m api.crdgen --check
 python -m api.docgen --check
 python -m llmkube.bundle --check

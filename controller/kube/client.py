@@ -411,6 +411,7 @@ async def _load_configuration(
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
             path = kubeconfig or os.environ.get("KUBECONFIG") or None
+            _require_kubeconfig(path)
             await k8s_config.load_kube_config(
                 config_file=str(path) if path else None,
                 context=context,
@@ -421,6 +422,19 @@ async def _load_configuration(
         # The library's own exception must not leak: callers tell "no cluster configured" apart by class.
         raise ConfigUnavailable(f"no usable Kubernetes configuration: {err}") from None
     return configuration
+
+
+def _require_kubeconfig(path: str | Path | None) -> None:
+    """Names the missing file and both ways to a cluster: the library only says "Invalid kube-config file",
+    which is what a controller container run without a ServiceAccount would otherwise print."""
+    # KUBECONFIG may list several files; the library reads those that exist.
+    candidates = [Path(p).expanduser() for p in str(path).split(os.pathsep) if p] if path else []
+    candidates = candidates or [Path("~/.kube/config").expanduser()]
+    if not any(candidate.is_file() for candidate in candidates):
+        raise ConfigUnavailable(
+            f"no kubeconfig at {os.pathsep.join(map(str, candidates))}, and not in a pod "
+            "(KUBERNETES_SERVICE_HOST is unset)"
+        )
 
 
 def _with_type(resource: Resource, obj: Object) -> Object:
