@@ -4,6 +4,9 @@ This is client-go's in-order ("RealFIFO") informer without the FIFO: each event 
 then offered to every handler synchronously. That is safe because handlers only compute keys and add them to a
 work-queue (whose dirty set does the coalescing); a handler that blocks would stall the watch, so none may.
 
+With a `transform` (see controller.runtime.transform), every object is trimmed as it arrives, before the store and
+before any handler: the cache and the handlers see the same trimmed copy, never the object as sent.
+
 A relist (first sync, or recovery from 410 Gone) is delivered as the difference to the cache: deletions of
 objects that vanished first (so a name recreated in between is seen as delete-then-add), then updates, then adds.
 """
@@ -26,6 +29,7 @@ from controller.runtime.events import EventHandler
 from controller.runtime.indexer import IndexFunc
 from controller.runtime.reflector import ListWatch, Reflector, ReflectorMetrics
 from controller.runtime.store import Store, object_key
+from controller.runtime.transform import Transform
 
 log = structlog.get_logger(__name__)
 
@@ -49,8 +53,10 @@ class Informer:
         inactivity: float | None = None,
         clock: Clock | None = None,
         metrics: ReflectorMetrics | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.resource = resource
+        self.transform = transform
         self.namespace = namespace
         self._clock = clock or MonotonicClock()
         self._store = Store()
@@ -122,7 +128,8 @@ class Informer:
     # -- ReflectorSink ----------------------------------------------------------------------------------------
 
     def replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
-        diff = self._store.replace(items)
+        transform = self.transform
+        diff = self._store.replace(items if transform is None else [transform(item) for item in items])
         for obj in diff.deleted:
             self._dispatch_delete(obj)
         for old, new in diff.updated:
@@ -141,7 +148,7 @@ class Informer:
             )
 
     def apply(self, event: WatchEvent) -> None:
-        obj = event.object
+        obj = event.object if self.transform is None else self.transform(event.object)
         if event.type in (ADDED, MODIFIED):
             old = self._store.upsert(obj)
             if old is None:
