@@ -96,6 +96,7 @@ async def run_controller(kubeconfig: Path, namespace: str) -> None:
     async with KubeClient.connect(kubeconfig=kubeconfig) as client:
         manager = Manager(client, options=ManagerOptions(health_port=0), registry=CollectorRegistry())
         recorder = EventRecorder(client, component="llmkube-controller")
+        manager.add(recorder, needs_leader=False)
         setup_inferenceservice_controller(
             manager, ControllerOptions(config=ControllerConfig(), namespace=namespace), recorder=recorder
         )
