@@ -4,8 +4,8 @@ This is client-go's in-order ("RealFIFO") informer without the FIFO: each event 
 then offered to every handler synchronously. That is safe because handlers only compute keys and add them to a
 work-queue (whose dirty set does the coalescing); a handler that blocks would stall the watch, so none may.
 
-With a `transform` (see controller.runtime.transform), every object is trimmed as it arrives, before the store and
-before any handler: the cache and the handlers see the same trimmed copy, never the object as sent.
+With a `transform` (see controller.runtime.transform), the reflector trims every object as it arrives, before the
+store and before any handler: the cache and the handlers see the same trimmed copy, never the object as sent.
 
 A relist (first sync, or recovery from 410 Gone) is delivered as the difference to the cache: deletions of
 objects that vanished first (so a name recreated in between is seen as delete-then-add), then updates, then adds.
@@ -79,6 +79,7 @@ class Informer:
             inactivity=inactivity,
             clock=self._clock,
             metrics=metrics,
+            transform=transform,
         )
         self._log = log.bind(resource=str(resource), namespace=namespace or "*")
 
@@ -128,8 +129,7 @@ class Informer:
     # -- ReflectorSink ----------------------------------------------------------------------------------------
 
     def replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
-        transform = self.transform
-        diff = self._store.replace(items if transform is None else [transform(item) for item in items])
+        diff = self._store.replace(items)
         for obj in diff.deleted:
             self._dispatch_delete(obj)
         for old, new in diff.updated:
@@ -148,7 +148,7 @@ class Informer:
             )
 
     def apply(self, event: WatchEvent) -> None:
-        obj = event.object if self.transform is None else self.transform(event.object)
+        obj = event.object
         if event.type in (ADDED, MODIFIED):
             old = self._store.upsert(obj)
             if old is None:

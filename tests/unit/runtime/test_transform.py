@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from prometheus_client import CollectorRegistry
 
+from controller.kube import ObjectList
 from controller.kube.resources import CONFIG_MAPS
 from controller.runtime.clock import FakeClock
 from controller.runtime.informer import Informer
@@ -56,15 +58,15 @@ def _only_names(obj: dict[str, Any]) -> dict[str, Any]:
     return keeping({"metadata": {"name": KEEP, "namespace": KEEP, "resourceVersion": KEEP}})(obj)
 
 
-def test_informer_stores_and_dispatches_the_trimmed_object(
+async def test_informer_caches_and_dispatches_only_trimmed_objects(
     clock: FakeClock, registry: CollectorRegistry
 ) -> None:
+    source = FakeSource(
+        lists=[ObjectList(items=[cm("a", "1"), cm("b", "1")], resource_version="5")],
+        watches=[[event("MODIFIED", "a", "6"), event("ADDED", "c", "7")]],
+    )
     inf = Informer(
-        FakeSource(lists=[], watches=[]),
-        CONFIG_MAPS,
-        clock=clock,
-        metrics=ReflectorMetrics(registry),
-        transform=_only_names,
+        source, CONFIG_MAPS, clock=clock, metrics=ReflectorMetrics(registry), transform=_only_names
     )
     seen: list[dict[str, Any]] = []
 
@@ -76,9 +78,10 @@ def test_informer_stores_and_dispatches_the_trimmed_object(
             seen.append(new)
 
     inf.add_event_handler(Keep())
-    inf.replace([cm("a", "1")], "5")
-    inf.apply(event("MODIFIED", "a", "6"))
+    async with anyio.create_task_group() as tg:
+        await tg.start(inf.run)
+        await source.exhausted.wait()
+        tg.cancel_scope.cancel()
+    assert len(seen) == 4
     assert all(set(obj) == {"metadata"} for obj in seen)
-    cached = inf.store.get("ns/a")
-    assert cached is not None
-    assert set(cached) == {"metadata"}
+    assert all(set(obj) == {"metadata"} for obj in inf.store.list())
