@@ -10,8 +10,8 @@ namespace (a cache claim and volume, wide fake nodes; see hack.bench.scale_env) 
 
 - controller: the controller (a child process) and 200 services created at once (32 creates in flight) on one
   Ready Model. Per service: create -> Deployment exists, create -> Ready; the controller's CPU and peak RSS.
-- write limit: no controller. The load generator writes, right after creating each service, the same three
-  objects the controller would (its Deployment and Service by server-side apply, then its status), built by
+- write limit: no controller. The load generator writes, right after creating each service (in the same one of
+  its 32 tasks), the same three objects the controller would (its Deployment and Service by server-side apply, then its status), built by
   the same builders, as fast as the API server takes them. This is what an ideal controller could reach on this
   machine; the controller's create -> Deployment exists p99 is reported as a ratio to it.
 
@@ -154,8 +154,8 @@ async def create_services(
             obj = await kube.create(
                 INFERENCE_SERVICES, service_manifest(name, namespace, model=model_of(name), replicas=replicas)
             )
-        if then is not None:
-            await then(obj)
+            if then is not None:
+                await then(obj)
 
     async with anyio.create_task_group() as tg:
         for name in names:
