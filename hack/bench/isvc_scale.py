@@ -248,7 +248,6 @@ async def rss_run(
             await tg.start(services.run)
             await services.wait_synced()
             await anyio.sleep(3)
-            idle = rss_bytes(process.pid) / MiB
             started = time.monotonic()
             await create_services(
                 kube,
@@ -264,7 +263,6 @@ async def rss_run(
             all_ready = time.monotonic() - started
             await anyio.sleep(SETTLE_SECONDS)
             figures = {
-                "synced, empty MiB": idle,
                 "settled MiB": rss_bytes(process.pid) / MiB,
                 "peak MiB": rss_bytes(process.pid, field="VmHWM") / MiB,
                 "all ready": all_ready,
