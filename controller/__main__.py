@@ -94,6 +94,7 @@ async def run(flags: ManagerFlags, *, pod_name: str | None = None) -> None:
             ),
         )
         recorder = EventRecorder(client, component=CONTROLLER_PROGRAM, instance=flags.identity)
+        manager.add(recorder, needs_leader=False)
         setup_controllers(manager, flags, config=config, recorder=recorder)
         log.info(
             "starting",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -128,8 +128,12 @@ class KubeClient:
         field_selector: str | None = None,
         resource_version: str | None = None,
         page_size: int = 500,
+        transform: Callable[[Object], Object] | None = None,
     ) -> ObjectList:
-        """All pages of a LIST. `resource_version` "0" may be served from the watch cache; "" is a quorum read."""
+        """All pages of a LIST. `resource_version` "0" may be served from the watch cache; "" is a quorum read.
+
+        `transform` is applied to each item as its page arrives, so only one page is ever held untrimmed.
+        """
         query: Query = [("limit", str(page_size))]
         if label_selector:
             query.append(("labelSelector", label_selector))
@@ -141,7 +145,8 @@ class KubeClient:
         page = await self.request("GET", path, query=first_page_query)
         snapshot_rv = str(metadata(page).get("resourceVersion") or "")
         while True:
-            items.extend(_with_type(resource, item) for item in page.get("items") or ())
+            typed = (_with_type(resource, item) for item in page.get("items") or ())
+            items.extend(typed if transform is None else map(transform, typed))
             token = metadata(page).get("continue")
             if not token:
                 return ObjectList(items=items, resource_version=snapshot_rv)

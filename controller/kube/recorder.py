@@ -6,6 +6,12 @@ folded into one whose `count` and `lastTimestamp` grow, so `kubectl describe` sh
 wall of copies. Events are best effort: a failure to post one is logged, never raised into a reconcile.
 
 Core v1 Events are used because every kubectl version renders their count; events.k8s.io/v1 would need a series.
+
+A controller runs the recorder as a background task (`run`, added to the manager): `record` then only queues the
+Event, and one task posts them in order. A reconcile's own writes (the Deployment, the status) thus never wait
+behind the Events about them, which matters when hundreds of services arrive at once; Events are also the first
+thing to give way when the API server is busy, as client-go's broadcaster drops them when its buffer is full.
+While the recorder is not running (the host agent, a test), `record` posts at once.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
+import anyio
 import attrs
 import structlog
+from anyio.abc import TaskStatus
+from anyio.streams.memory import MemoryObjectSendStream
 
 from api.objects import Object, metadata
 from controller.kube.client import KubeClient
@@ -35,6 +44,13 @@ class _Identity:
     type: str
     reason: str
     message: str
+
+
+@attrs.frozen
+class _Pending:
+    involved: dict[str, str]
+    identity: _Identity
+    now: str
 
 
 @attrs.define
@@ -62,6 +78,7 @@ class EventRecorder:
         component: str,
         instance: str = "",
         cache_size: int = 4096,
+        buffer_size: int = 1024,
         now: Callable[[], datetime] = _now,
     ) -> None:
         self._client = client
@@ -71,6 +88,22 @@ class EventRecorder:
         self._cache_size = cache_size
         # Least recently posted first; bounded so a long-running controller does not grow without limit.
         self._posted: OrderedDict[_Identity, _Posted] = OrderedDict()
+        self._buffer_size = buffer_size
+        # Set while `run` posts in the background; None means `record` posts by itself.
+        self._outbox: MemoryObjectSendStream[_Pending] | None = None
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Post queued Events in order until cancelled; Events still queued then are dropped (best effort)."""
+        send, receive = anyio.create_memory_object_stream[_Pending](self._buffer_size)
+        self._outbox = send
+        try:
+            task_status.started()
+            async with receive:
+                async for pending in receive:
+                    await self._post(pending)
+        finally:
+            self._outbox = None
+            send.close()
 
     async def record(self, obj: Object, *, type: EventType, reason: str, message: str) -> None:
         meta = metadata(obj)
@@ -87,7 +120,17 @@ class EventRecorder:
             reason=reason,
             message=message[:1024],
         )
-        now = rfc3339(self._now())
+        pending = _Pending(involved=involved, identity=identity, now=rfc3339(self._now()))
+        if self._outbox is None:
+            await self._post(pending)
+            return
+        try:
+            self._outbox.send_nowait(pending)
+        except anyio.WouldBlock:
+            log.warning("event dropped: too many queued", reason=reason, object=involved["name"])
+
+    async def _post(self, pending: _Pending) -> None:
+        involved, identity, now = pending.involved, pending.identity, pending.now
         try:
             posted = self._posted.get(identity)
             if posted is not None and await self._bump(posted, now):
@@ -95,7 +138,7 @@ class EventRecorder:
                 return
             self._remember(identity, await self._create(involved, identity, now))
         except KubeError as err:
-            log.warning("event not recorded", reason=reason, object=involved["name"], error=str(err))
+            log.warning("event not recorded", reason=identity.reason, object=involved["name"], error=str(err))
 
     async def _bump(self, posted: _Posted, now: str) -> bool:
         try:

@@ -4,6 +4,9 @@ This is client-go's in-order ("RealFIFO") informer without the FIFO: each event 
 then offered to every handler synchronously. That is safe because handlers only compute keys and add them to a
 work-queue (whose dirty set does the coalescing); a handler that blocks would stall the watch, so none may.
 
+With a `transform` (see controller.runtime.transform), the reflector trims every object as it arrives, before the
+store and before any handler: the cache and the handlers see the same trimmed copy, never the object as sent.
+
 A relist (first sync, or recovery from 410 Gone) is delivered as the difference to the cache: deletions of
 objects that vanished first (so a name recreated in between is seen as delete-then-add), then updates, then adds.
 """
@@ -26,6 +29,7 @@ from controller.runtime.events import EventHandler
 from controller.runtime.indexer import IndexFunc
 from controller.runtime.reflector import ListWatch, Reflector, ReflectorMetrics
 from controller.runtime.store import Store, object_key
+from controller.runtime.transform import Transform
 
 log = structlog.get_logger(__name__)
 
@@ -49,8 +53,10 @@ class Informer:
         inactivity: float | None = None,
         clock: Clock | None = None,
         metrics: ReflectorMetrics | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.resource = resource
+        self.transform = transform
         self.namespace = namespace
         self._clock = clock or MonotonicClock()
         self._store = Store()
@@ -73,6 +79,7 @@ class Informer:
             inactivity=inactivity,
             clock=self._clock,
             metrics=metrics,
+            transform=transform,
         )
         self._log = log.bind(resource=str(resource), namespace=namespace or "*")
 

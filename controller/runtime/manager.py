@@ -34,6 +34,7 @@ from controller.runtime.clock import Clock, MonotonicClock, finish_by
 from controller.runtime.health import HealthServer
 from controller.runtime.informer import Informer
 from controller.runtime.leaderelection import LeaderElectionConfig, LeaderElector, LeadershipLost
+from controller.runtime.transform import Transform
 
 log = structlog.get_logger(__name__)
 
@@ -108,16 +109,31 @@ class Manager:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
+        transform: Transform | None = None,
         **options: Any,
     ) -> Informer:
-        """The shared informer for (resource, namespace, selector), created on first use."""
+        """The shared informer for (resource, namespace, selector), created on first use.
+
+        Every user of a shared informer must ask for the same `transform`: a cache trimmed for one controller
+        would silently lack what another one reads.
+        """
         key = (resource, namespace, label_selector)
         found = self._informers.get(key)
         if found is None:
             found = Informer(
-                self.client, resource, namespace=namespace, label_selector=label_selector, **options
+                self.client,
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                transform=transform,
+                **options,
             )
             self._informers[key] = found
+        elif found.transform is not transform:
+            raise ValueError(
+                f"the shared informer for {resource}@{namespace or '*'} ({label_selector or 'no selector'}) "
+                "was created with another transform; give every user of one kind the same transform"
+            )
         return found
 
     def add(self, runnable: Runnable, *, needs_leader: bool = True) -> None:

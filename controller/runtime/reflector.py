@@ -9,7 +9,10 @@ The loop is client-go's ListAndWatch, reduced to what a Python controller needs:
    initial events of a watch are not in version order, so resuming from one can skip events.
    Bookmarks are requested so the version keeps moving while nothing changes, and `timeoutSeconds` is random
    in [5, 10] minutes so that a fleet of watches does not expire together.
-3. A clean close re-watches from the last version without a list. A silent connection (no bytes, not even a
+3. With a `transform`, every object is trimmed as it arrives: each LIST page's items before the next page is
+   read (so a relist of thousands of objects never holds them all untrimmed), each watch event's object
+   before the sink sees it.
+4. A clean close re-watches from the last version without a list. A silent connection (no bytes, not even a
    bookmark, for the inactivity deadline) is treated the same way. 410 Gone relists. Throttling and broken
    connections back off and re-watch; any other failure backs off and relists.
 
@@ -42,6 +45,7 @@ from controller.kube import (
 from controller.kube.watch import BOOKMARK
 from controller.runtime.backoff import Backoff
 from controller.runtime.clock import Clock, MonotonicClock
+from controller.runtime.transform import Transform
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +65,7 @@ class ListWatch(Protocol):
         field_selector: str | None = None,
         resource_version: str | None = None,
         page_size: int = 500,
+        transform: Transform | None = None,
     ) -> ObjectList: ...
 
     def watch(
@@ -140,8 +145,10 @@ class Reflector:
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
         metrics: ReflectorMetrics | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self._source = source
+        self._transform = transform
         self._resource = resource
         self._sink = sink
         self._namespace = namespace
@@ -197,6 +204,7 @@ class Reflector:
             field_selector=self._field_selector,
             resource_version=resource_version,
             page_size=self._page_size,
+            transform=self._transform,
         )
         self._metrics.lists.labels(self._label).inc()
         self._sink.replace(snapshot.items, snapshot.resource_version)
@@ -254,6 +262,8 @@ class Reflector:
                         )
                     counter.inc()
                     if event.type != BOOKMARK:
+                        if self._transform is not None:
+                            event = WatchEvent(type=event.type, object=self._transform(event.object))
                         self._sink.apply(event)
                     version = event.resource_version
                     if version:

@@ -1,19 +1,22 @@
-"""InferenceService controller at scale (not a test): 200 services created at once, until all are Ready.
+"""InferenceService controller at scale (not a test): a burst of services, the write limit, memory when settled.
 
-    .venv/bin/python -m hack.bench.isvc_scale --kubeconfig "$LLMKUBE_TEST_KUBECONFIG" [--services 200]
+    .venv/bin/python -m hack.bench.isvc_scale --kubeconfig "$LLMKUBE_TEST_KUBECONFIG" burst [--runs 3]
+    .venv/bin/python -m hack.bench.isvc_scale --kubeconfig "$LLMKUBE_TEST_KUBECONFIG" rss --services 1000
 
-The cluster must run kwok (the embedded local cluster: `python -m hack.localcluster up`). The benchmark
+The cluster must run kwok (the embedded local cluster: `python -m hack.localcluster up`). Every run uses a fresh
+namespace (a cache claim and volume, wide fake nodes; see hack.bench.scale_env) and deletes it at the end.
 
-- installs the CRDs from config/crd/bases;
-- creates a namespace with the model cache claim (and a volume for it) and two more fake CPU nodes, so 200
-  pods fit beside whatever else runs;
-- starts the controller in a child process (this program with `--controller`), so its CPU time and peak RSS
-  are its own and not the load generator's;
-- creates one Ready Model (status patched, as the Model reconciler would) and N CPU InferenceServices at once;
-- watches Deployments and services with informers and prints, per service, the p50/p99 of create -> Deployment
-  exists and create -> Ready, the total time, and the controller's CPU seconds and peak RSS.
+`burst` alternates two runs, `--runs` times each, and prints each run and the medians:
 
-Everything it created is deleted at the end (the fake nodes are left: other runs may use them).
+- controller: the controller (a child process) and 200 services created at once (32 creates in flight) on one
+  Ready Model. Per service: create -> Deployment exists, create -> Ready; the controller's CPU and peak RSS.
+- write limit: no controller. The load generator writes, right after creating each service (in the same one of
+  its 32 tasks), the same three objects the controller would (its Deployment and Service by server-side apply, then its status), built by
+  the same builders, as fast as the API server takes them. This is what an ideal controller could reach on this
+  machine; the controller's create -> Deployment exists p99 is reported as a ratio to it.
+
+`rss` creates `--services` services, each with its own Ready Model, waits until every one reports Ready (pods
+included with `--replicas 1`), lets the controller settle, and reads its resident memory; `--runs` times.
 """
 
 from __future__ import annotations
@@ -23,39 +26,50 @@ import contextlib
 import os
 import secrets
 import signal
-import statistics
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 from prometheus_client import CollectorRegistry
 
-from controller.config import ControllerConfig, ControllerOptions
-from controller.kube import EventRecorder, KubeClient, NotFound
-from controller.kube.resources import (
-    DEPLOYMENTS,
-    INFERENCE_SERVICES,
-    MODELS,
-    NAMESPACES,
-    PERSISTENT_VOLUME_CLAIMS,
-)
-from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
+from api.v1alpha1.converter import from_wire
+from api.v1alpha1.inferenceservice import InferenceService
+from api.v1alpha1.model import Model
+from controller.builders.deployment import desired_deployment
+from controller.builders.inferenceservice_status import Placement, service_verdict, status_change
+from controller.builders.labels import object_name, selector_string
+from controller.builders.service import desired_service, service_endpoint
+from controller.config import ControllerConfig
+from controller.kube import KubeClient, NotFound
+from controller.kube.resources import DEPLOYMENTS, INFERENCE_SERVICES, NAMESPACES, SERVICES
+from controller.reconcilers.apply import Applier
 from controller.runtime.informer import Informer
-from controller.runtime.logs import configure_logging
-from controller.runtime.manager import Manager, ManagerOptions
 from controller.runtime.reflector import ReflectorMetrics
-from hack.localcluster import ReusedCluster, cpu_node
+from hack.bench.scale_env import (
+    cpu_seconds,
+    create_ready_model,
+    median,
+    percentile,
+    prepare_namespace,
+    rss_bytes,
+    run_controller,
+    service_manifest,
+    start_controller,
+)
 
 CREATE_CONCURRENCY = 32
-API_VERSION = "inference.llmkube.dev/v1alpha1"
+SETTLE_SECONDS = 10.0
+MiB = 2**20
 
 
 class FirstSeen:
     """Event handler noting when each object first satisfied a predicate (monotonic seconds)."""
 
-    def __init__(self, predicate: Any) -> None:
+    def __init__(self, predicate: Callable[[dict[str, Any]], bool]) -> None:
         self.times: dict[str, float] = {}
         self._predicate = predicate
 
@@ -74,164 +88,271 @@ class FirstSeen:
         pass
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def is_ready(obj: dict[str, Any]) -> bool:
+    return bool((obj.get("status") or {}).get("phase") == "Ready")
 
 
-def controller_usage(pid: int) -> tuple[float, int]:
-    """CPU seconds (user + system) and peak RSS in bytes of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    peak = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            peak = int(line.split()[1]) * 1024
-    return cpu, peak
+class IdealWriter:
+    """What a controller with no overhead at all would write for a new service: Deployment, Service, status."""
 
+    def __init__(self, kube: KubeClient, model: dict[str, Any]) -> None:
+        self._applier = Applier(kube, field_manager=ControllerConfig().field_manager)
+        self._model = from_wire(model, Model)
+        self._config = ControllerConfig()
 
-async def run_controller(kubeconfig: Path, namespace: str) -> None:
-    configure_logging(level="warning")
-    async with KubeClient.connect(kubeconfig=kubeconfig) as client:
-        manager = Manager(client, options=ManagerOptions(health_port=0), registry=CollectorRegistry())
-        recorder = EventRecorder(client, component="llmkube-controller")
-        setup_inferenceservice_controller(
-            manager, ControllerOptions(config=ControllerConfig(), namespace=namespace), recorder=recorder
+    async def write(self, created: dict[str, Any]) -> None:
+        isvc = from_wire(created, InferenceService)
+        deployment = desired_deployment(isvc=isvc, model=self._model, config=self._config)
+        assert deployment is not None, "bench services run on CPU nodes"
+        written = await self._applier.ensure(DEPLOYMENTS, deployment, None)
+        await self._applier.ensure(SERVICES, desired_service(isvc), None)
+        placement = Placement(selector=selector_string(object_name(isvc)), endpoint=service_endpoint(isvc))
+        verdict = service_verdict(model_name=isvc.spec.model_ref.name, model=self._model, deployment=written)
+        change = status_change(
+            raw_status=None, verdict=verdict, placement=placement, generation=1, now=datetime.now(UTC)
         )
-        await manager.run()
+        await self._applier.ensure_status(INFERENCE_SERVICES, {**created, "status": {}}, change.desired)
 
 
-async def prepare(kube: KubeClient, kubeconfig: Path, namespace: str) -> None:
-    cluster = ReusedCluster(kubeconfig)
-    existing = {n["metadata"]["name"] for n in cluster.api("GET", "/api/v1/nodes")["items"]}
-    for name in ("bench-cpu-1", "bench-cpu-2"):
-        if name not in existing:
-            await anyio.to_thread.run_sync(cluster.add_node, cpu_node(name))
-    await anyio.to_thread.run_sync(lambda: cluster.add_persistent_volumes(capacity="1Gi"))
-    await anyio.to_thread.run_sync(cluster.install_crds)
-    await kube.create(NAMESPACES, {"metadata": {"name": namespace}})
-    await kube.create(
-        PERSISTENT_VOLUME_CLAIMS,
-        {
-            "metadata": {"name": ControllerConfig().model_cache_pvc_name, "namespace": namespace},
-            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-        },
-    )
-    await kube.create(
-        MODELS,
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Model",
-            "metadata": {"name": "tiny", "namespace": namespace},
-            "spec": {"source": {"url": "https://models.example/tiny.gguf"}},
-        },
-    )
-    await kube.patch_status(
-        MODELS,
-        "tiny",
-        {
-            "status": {
-                "phase": "Ready",
-                "cacheKey": "0123456789abcdef",
-                "path": "/models/0123456789abcdef/model.gguf",
-            }
-        },
-        namespace=namespace,
-    )
+@contextlib.asynccontextmanager
+async def bench_namespace(kube: KubeClient, kubeconfig: Path, prefix: str) -> Any:
+    namespace = f"{prefix}-{secrets.token_hex(3)}"
+    await prepare_namespace(kube, kubeconfig, namespace)
+    try:
+        yield namespace
+    finally:
+        with anyio.CancelScope(shield=True), contextlib.suppress(NotFound):
+            await kube.delete(NAMESPACES, namespace)
 
 
-async def bench(kubeconfig: Path, count: int) -> None:
-    namespace = f"bench-isvc-{secrets.token_hex(3)}"
-    async with KubeClient.connect(kubeconfig=kubeconfig) as kube:
-        await prepare(kube, kubeconfig, namespace)
+@contextlib.asynccontextmanager
+async def controller_process(kubeconfig: Path, namespace: str, workers: int | None) -> Any:
+    process = await start_controller(kubeconfig, namespace, workers=workers)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        with anyio.move_on_after(60, shield=True):
+            await process.wait()
+
+
+async def create_services(
+    kube: KubeClient,
+    names: list[str],
+    *,
+    namespace: str,
+    model_of: Callable[[str], str],
+    replicas: int,
+    created: dict[str, float],
+    then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> None:
+    limiter = anyio.CapacityLimiter(CREATE_CONCURRENCY)
+
+    async def create(name: str) -> None:
+        async with limiter:
+            created[name] = time.monotonic()
+            obj = await kube.create(
+                INFERENCE_SERVICES, service_manifest(name, namespace, model=model_of(name), replicas=replicas)
+            )
+            if then is not None:
+                await then(obj)
+
+    async with anyio.create_task_group() as tg:
+        for name in names:
+            tg.start_soon(create, name)
+
+
+async def burst_run(
+    kube: KubeClient, kubeconfig: Path, *, count: int, workers: int | None, ideal: bool
+) -> dict[str, float]:
+    """One burst of `count` services, served by the controller or (ideal) by the load generator itself."""
+    async with bench_namespace(kube, kubeconfig, "bench-burst") as namespace:
+        model = await create_ready_model(kube, "tiny", namespace)
         metrics = ReflectorMetrics(CollectorRegistry())
         deployments = Informer(kube, DEPLOYMENTS, namespace=namespace, metrics=metrics)
         services = Informer(kube, INFERENCE_SERVICES, namespace=namespace, metrics=metrics)
-        deployed = FirstSeen(lambda obj: True)
-        ready = FirstSeen(lambda obj: (obj.get("status") or {}).get("phase") == "Ready")
+        deployed, ready = FirstSeen(lambda obj: True), FirstSeen(is_ready)
         deployments.add_event_handler(deployed)
         services.add_event_handler(ready)
-        controller = await anyio.open_process(
-            [
-                sys.executable,
-                "-m",
-                "hack.bench.isvc_scale",
-                "--controller",
-                namespace,
-                "--kubeconfig",
-                str(kubeconfig),
-            ],
-            stdout=None,
-            stderr=None,
-        )
         created: dict[str, float] = {}
-        try:
+        names = [f"svc-{i:04d}" for i in range(count)]
+        async with contextlib.AsyncExitStack() as stack:
+            process = None
+            if not ideal:
+                process = await stack.enter_async_context(controller_process(kubeconfig, namespace, workers))
             async with anyio.create_task_group() as tg:
                 await tg.start(deployments.run)
                 await tg.start(services.run)
                 await deployments.wait_synced()
                 await services.wait_synced()
-                await anyio.sleep(3)  # let the controller sync its caches before the burst
-                limiter = anyio.CapacityLimiter(CREATE_CONCURRENCY)
+                await anyio.sleep(3)  # the controller syncs its caches before the burst
+                writer = IdealWriter(kube, model).write if ideal else None
                 started = time.monotonic()
-
-                async def create(name: str) -> None:
-                    async with limiter:
-                        created[name] = time.monotonic()
-                        await kube.create(
-                            INFERENCE_SERVICES,
-                            {
-                                "apiVersion": API_VERSION,
-                                "kind": "InferenceService",
-                                "metadata": {"name": name, "namespace": namespace},
-                                "spec": {"modelRef": {"name": "tiny"}},
-                            },
-                        )
-
-                async with anyio.create_task_group() as creators:
-                    for i in range(count):
-                        creators.start_soon(create, f"svc-{i:03d}")
+                await create_services(
+                    kube,
+                    names,
+                    namespace=namespace,
+                    model_of=lambda _: "tiny",
+                    replicas=1,
+                    created=created,
+                    then=writer,
+                )
                 with anyio.fail_after(900):
-                    while len(ready.times) < count:  # noqa: ASYNC110 - informer state, no event to await
+                    while len(deployed.times) < count:  # noqa: ASYNC110 - informer state, no event to await
                         await anyio.sleep(0.1)
-                total = time.monotonic() - started
-                cpu, peak = controller_usage(controller.pid)
+                figures: dict[str, float] = {}
+                if process is not None:
+                    with anyio.fail_after(900):
+                        while len(ready.times) < count:  # noqa: ASYNC110 - informer state, no event to await
+                            await anyio.sleep(0.1)
+                    to_ready = [ready.times[n] - created[n] for n in names]
+                    figures |= {
+                        "ready p50": median(to_ready),
+                        "ready p99": percentile(to_ready, 0.99),
+                        "all ready": time.monotonic() - started,
+                        "cpu": cpu_seconds(process.pid),
+                        "peak MiB": rss_bytes(process.pid, field="VmHWM") / MiB,
+                    }
+                to_deployment = [deployed.times[n] - created[n] for n in names]
+                figures |= {
+                    "deployment p50": median(to_deployment),
+                    "deployment p99": percentile(to_deployment, 0.99),
+                }
                 tg.cancel_scope.cancel()
-        finally:
-            controller.send_signal(signal.SIGTERM)
-            with anyio.move_on_after(60, shield=True):
-                await controller.wait()
-            with anyio.CancelScope(shield=True), contextlib.suppress(NotFound):
-                await kube.delete(NAMESPACES, namespace)
-    to_deployment = [deployed.times[n] - created[n] for n in created]
-    to_ready = [ready.times[n] - created[n] for n in created]
-    print(f"services: {count} (namespace {namespace})")
-    for label, values in (("create -> Deployment exists", to_deployment), ("create -> Ready", to_ready)):
-        print(
-            f"{label:30s} p50 {statistics.median(values):6.2f} s   p99 {percentile(values, 0.99):6.2f} s"
-            f"   max {max(values):6.2f} s"
+    return figures
+
+
+async def rss_run(
+    kube: KubeClient, kubeconfig: Path, *, count: int, workers: int | None, replicas: int
+) -> dict[str, float]:
+    """`count` services with a Model each, until all are Ready and the controller has settled."""
+    async with bench_namespace(kube, kubeconfig, "bench-rss") as namespace:
+        metrics = ReflectorMetrics(CollectorRegistry())
+        services = Informer(kube, INFERENCE_SERVICES, namespace=namespace, metrics=metrics)
+        ready = FirstSeen(is_ready)
+        services.add_event_handler(ready)
+        names = [f"svc-{i:05d}" for i in range(count)]
+        limiter = anyio.CapacityLimiter(CREATE_CONCURRENCY)
+
+        async def model(name: str) -> None:
+            async with limiter:
+                await create_ready_model(kube, f"m-{name}", namespace)
+
+        async with anyio.create_task_group() as tg:
+            for name in names:
+                tg.start_soon(model, name)
+        async with (
+            controller_process(kubeconfig, namespace, workers) as process,
+            anyio.create_task_group() as tg,
+        ):
+            await tg.start(services.run)
+            await services.wait_synced()
+            await anyio.sleep(3)
+            started = time.monotonic()
+            await create_services(
+                kube,
+                names,
+                namespace=namespace,
+                model_of=lambda name: f"m-{name}",
+                replicas=replicas,
+                created={},
+            )
+            with anyio.fail_after(3600):
+                while len(ready.times) < count:  # noqa: ASYNC110 - informer state, no event to await
+                    await anyio.sleep(0.5)
+            all_ready = time.monotonic() - started
+            await anyio.sleep(SETTLE_SECONDS)
+            figures = {
+                "settled MiB": rss_bytes(process.pid) / MiB,
+                "peak MiB": rss_bytes(process.pid, field="VmHWM") / MiB,
+                "all ready": all_ready,
+                "cpu": cpu_seconds(process.pid),
+            }
+            tg.cancel_scope.cancel()
+    return figures
+
+
+def report(title: str, runs: list[dict[str, float]]) -> dict[str, float]:
+    print(f"== {title}")
+    for index, figures in enumerate(runs, 1):
+        print(f"  run {index}: " + "   ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
+    medians = {key: median([run[key] for run in runs]) for key in runs[0]}
+    print("  median: " + "   ".join(f"{k} {v:.2f}" for k, v in medians.items()), flush=True)
+    return medians
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+async def bench(arguments: argparse.Namespace) -> None:
+    print(f"load average at start: {load_average()} ({os.cpu_count()} CPUs)", flush=True)
+    async with KubeClient.connect(kubeconfig=arguments.kubeconfig) as kube:
+        if arguments.mode == "rss":
+            runs = []
+            for _ in range(arguments.runs):
+                runs.append(
+                    await rss_run(
+                        kube,
+                        arguments.kubeconfig,
+                        count=arguments.services,
+                        workers=arguments.workers,
+                        replicas=arguments.replicas,
+                    )
+                )
+                print(f"  run: {runs[-1]} (load {load_average()})", flush=True)
+            report(f"RSS, {arguments.services} services (replicas {arguments.replicas}) settled", runs)
+            return
+        ours: list[dict[str, float]] = []
+        limit: list[dict[str, float]] = []
+        for _ in range(arguments.runs):
+            for ideal, into in ((True, limit), (False, ours)):
+                into.append(
+                    await burst_run(
+                        kube,
+                        arguments.kubeconfig,
+                        count=arguments.services,
+                        workers=arguments.workers,
+                        ideal=ideal,
+                    )
+                )
+                print(
+                    f"  {'write limit' if ideal else 'controller'}: {into[-1]} (load {load_average()})",
+                    flush=True,
+                )
+        limit_medians = report(f"write limit, {arguments.services} services", limit)
+        our_medians = report(
+            f"controller, {arguments.services} services, workers {arguments.workers or 'default'}", ours
         )
-    print(f"total (first create -> all Ready): {total:.1f} s")
-    print(f"controller CPU: {cpu:.1f} s   peak RSS: {peak / 2**20:.0f} MiB")
+        ratio = our_medians["deployment p99"] / limit_medians["deployment p99"]
+        print(f"create -> Deployment exists p99, controller / write limit: {ratio:.2f}")
+    print(f"load average at end: {load_average()}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("mode", nargs="?", choices=["burst", "rss"], default="burst")
     parser.add_argument("--kubeconfig", type=Path, default=os.environ.get("LLMKUBE_TEST_KUBECONFIG"))
     parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=1, help="replicas per service in the rss mode")
+    parser.add_argument("--workers", type=int, help="the controller's workers (default: its own default)")
     parser.add_argument("--controller", metavar="NAMESPACE", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.kubeconfig is None:
         parser.error(
             "--kubeconfig (or LLMKUBE_TEST_KUBECONFIG) is required: run `python -m hack.localcluster up`"
         )
+    if arguments.services < 1 or arguments.runs < 1 or arguments.replicas < 0:
+        parser.error("--services and --runs must be at least 1, --replicas at least 0")
     if arguments.controller:
-        anyio.run(run_controller, arguments.kubeconfig, arguments.controller)
+        anyio.run(
+            lambda: run_controller(arguments.kubeconfig, arguments.controller, workers=arguments.workers)
+        )
         return 0
-    anyio.run(bench, arguments.kubeconfig, arguments.services)
+    anyio.run(bench, arguments)
     return 0
 
 

@@ -27,6 +27,7 @@ from anyio.abc import TaskStatus
 from api.objects import Object, condition_of, is_terminating
 from controller.kube import KubeClient
 from controller.kube.resources import SERVICE_MONITORS
+from controller.reconcilers.cached_fields import cached_fields
 from controller.runtime.events import EventHandler
 from controller.runtime.informer import Informer
 
@@ -125,6 +126,7 @@ class ServiceMonitorCache:
             namespace=namespace,
             label_selector=self._label_selector,
             indexers=self._indexers,
+            transform=cached_fields(SERVICE_MONITORS),
         )
         for handler in self._handlers:
             informer.add_event_handler(handler)

@@ -32,6 +32,7 @@ from controller.kube.resources import (
     SERVICES,
 )
 from controller.reconcilers.apply import Applier
+from controller.reconcilers.cached_fields import cached_informer
 from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
 from controller.reconcilers.inferenceservice.reconciler import InferenceServiceReconciler, utc_now
 from controller.reconcilers.inferenceservice.watch import (
@@ -81,18 +82,20 @@ def setup_inferenceservice_controller(
     Its workqueue, reconcile and domain metrics go to the manager's registry.
     """
     config, namespace = options.config, options.namespace
-    services = mgr.informer(INFERENCE_SERVICES, namespace=namespace)
+    services = cached_informer(mgr, INFERENCE_SERVICES, namespace=namespace)
     _ensure_index(services, BY_MODEL_REF, model_ref_index)
     _ensure_index(services, BY_SERVICE_LABEL, service_label_index)
-    models = mgr.informer(MODELS, namespace=namespace)
-    deployments = mgr.informer(DEPLOYMENTS, namespace=namespace, label_selector=SERVING_SELECTOR)
-    k8s_services = mgr.informer(SERVICES, namespace=namespace, label_selector=SERVING_SELECTOR)
-    autoscalers = mgr.informer(
-        HORIZONTAL_POD_AUTOSCALERS, namespace=namespace, label_selector=SERVING_SELECTOR
+    models = cached_informer(mgr, MODELS, namespace=namespace)
+    deployments = cached_informer(mgr, DEPLOYMENTS, namespace=namespace, label_selector=SERVING_SELECTOR)
+    k8s_services = cached_informer(mgr, SERVICES, namespace=namespace, label_selector=SERVING_SELECTOR)
+    autoscalers = cached_informer(
+        mgr, HORIZONTAL_POD_AUTOSCALERS, namespace=namespace, label_selector=SERVING_SELECTOR
     )
-    pods = mgr.informer(PODS, namespace=namespace, label_selector=SERVING_SELECTOR)
+    pods = cached_informer(mgr, PODS, namespace=namespace, label_selector=SERVING_SELECTOR)
     _ensure_index(pods, PODS_BY_SERVICE, pod_service_index)
-    crds = mgr.informer(CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}")
+    crds = cached_informer(
+        mgr, CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}"
+    )
     monitors = ServiceMonitorCache(
         mgr.client,
         crds=crds,

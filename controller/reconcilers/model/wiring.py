@@ -38,6 +38,7 @@ from controller.kube.resources import (
     ROLES,
     SERVICE_ACCOUNTS,
 )
+from controller.reconcilers.cached_fields import cached_informer
 from controller.reconcilers.metrics import DownloadMetrics, register_model_metrics
 from controller.reconcilers.model.reconciler import ModelReconciler, utc_now
 from controller.reconcilers.model.watch import model_of_pod, models_of_namespace
@@ -62,20 +63,24 @@ def setup_model_controller(
     Its workqueue, reconcile and domain metrics go to the manager's registry.
     """
     config, namespace, registry = options.config, options.namespace, mgr.registry
-    models = mgr.informer(MODELS, namespace=namespace)
-    jobs = mgr.informer(JOBS, namespace=namespace, label_selector=FETCH_SELECTOR)
-    pods = mgr.informer(PODS, namespace=namespace, label_selector=FETCH_SELECTOR)
-    claims = mgr.informer(PERSISTENT_VOLUME_CLAIMS, namespace=namespace, label_selector=CACHE_SELECTOR)
+    models = cached_informer(mgr, MODELS, namespace=namespace)
+    jobs = cached_informer(mgr, JOBS, namespace=namespace, label_selector=FETCH_SELECTOR)
+    pods = cached_informer(mgr, PODS, namespace=namespace, label_selector=FETCH_SELECTOR)
+    claims = cached_informer(
+        mgr, PERSISTENT_VOLUME_CLAIMS, namespace=namespace, label_selector=CACHE_SELECTOR
+    )
     caches = ModelCaches(
         models=models.store,
         jobs=jobs.store,
         pods=pods.store,
         claims=claims.store,
-        service_accounts=mgr.informer(
-            SERVICE_ACCOUNTS, namespace=namespace, label_selector=FETCH_SELECTOR
+        service_accounts=cached_informer(
+            mgr, SERVICE_ACCOUNTS, namespace=namespace, label_selector=FETCH_SELECTOR
         ).store,
-        roles=mgr.informer(ROLES, namespace=namespace, label_selector=FETCH_SELECTOR).store,
-        role_bindings=mgr.informer(ROLE_BINDINGS, namespace=namespace, label_selector=FETCH_SELECTOR).store,
+        roles=cached_informer(mgr, ROLES, namespace=namespace, label_selector=FETCH_SELECTOR).store,
+        role_bindings=cached_informer(
+            mgr, ROLE_BINDINGS, namespace=namespace, label_selector=FETCH_SELECTOR
+        ).store,
     )
     reconciler = ModelReconciler(
         client=mgr.client,

@@ -52,6 +52,7 @@ async def running_controller(
             client, options=ManagerOptions(health_port=0, handle_signals=False), registry=CollectorRegistry()
         )
         recorder = EventRecorder(client, component=CONTROLLER_PROGRAM)
+        manager.add(recorder, needs_leader=False)
         setup_inferenceservice_controller(
             manager,
             ControllerOptions(config=config or ControllerConfig(), namespace=namespace),

@@ -51,6 +51,7 @@ async def running_model_controller(
             client, options=ManagerOptions(health_port=0, handle_signals=False), registry=registry
         )
         recorder = EventRecorder(client, component="llmkube-controller")
+        manager.add(recorder, needs_leader=False)
         setup_model_controller(
             manager, ControllerOptions(config=config, namespace=namespace), recorder=recorder
         )

@@ -191,7 +191,12 @@ async def test_a_model_becomes_ready_with_the_facts_of_the_fetched_file(
         cached = env.kubelet.claim_dir("llmkube-model-cache") / key / "model.gguf"
         assert cached.stat().st_size == len(model_file)
         await wait_for(lambda: fetch_jobs(env.kube, env.namespace), lambda jobs: not jobs, what="Job deleted")
-        assert {"DownloadStarted", "Downloaded"} <= set(await event_reasons(env.kube, env.namespace, "smol"))
+        # Events are posted in the background, just after the writes they are about.
+        await wait_for(
+            lambda: event_reasons(env.kube, env.namespace, "smol"),
+            lambda reasons: {"DownloadStarted", "Downloaded"} <= reasons.keys(),
+            what="DownloadStarted and Downloaded Events",
+        )
         assert env.registry.get_sample_value("llmkube_models", {"phase": "Ready"}) == 1
         downloaded = env.registry.get_sample_value("llmkube_model_download_bytes_total", {"source": "url"})
         assert downloaded == len(model_file)

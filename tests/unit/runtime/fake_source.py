@@ -8,7 +8,7 @@ and the call blocks until cancelled, so a test can wait for the reflector to rea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -56,6 +56,7 @@ class FakeSource:
         field_selector: str | None = None,
         resource_version: str | None = None,
         page_size: int = 500,
+        transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> ObjectList:
         self.calls.append(("list", resource_version or ""))
         if not self._lists:
@@ -65,6 +66,10 @@ class FakeSource:
         await anyio.lowlevel.checkpoint()
         if isinstance(answer, Exception):
             raise answer
+        if transform is not None:
+            return ObjectList(
+                items=[transform(item) for item in answer.items], resource_version=answer.resource_version
+            )
         return answer
 
     @asynccontextmanager

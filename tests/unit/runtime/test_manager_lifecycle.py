@@ -161,3 +161,14 @@ async def test_the_managers_grace_period_bounds_a_controllers_drain(
         )  # lets a drain that ignored the grace run out, so the test ends
 
     assert cancelled_at_grace == ["llama"]
+
+
+def test_a_shared_informer_refuses_a_user_asking_for_another_transform(registry: CollectorRegistry) -> None:
+    def keep_all(obj: dict[str, Any]) -> dict[str, Any]:
+        return obj
+
+    mgr = manager(FakeSource(lists=[], watches=[]), registry)
+    first = mgr.informer(CONFIG_MAPS, namespace="ns", transform=keep_all)
+    assert mgr.informer(CONFIG_MAPS, namespace="ns", transform=keep_all) is first
+    with pytest.raises(ValueError, match="another transform"):
+        mgr.informer(CONFIG_MAPS, namespace="ns")
