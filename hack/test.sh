@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: lint, types, layer contracts, generated-file checks, then unit, integration and e2e tests.
-# The first run builds the local Kubernetes control plane and llama-server and caches them under
-# ~/.cache/llmkube; later runs reuse them.
+# The first run builds the local Kubernetes control plane, llama-server, helm and Prometheus and caches them
+# under ~/.cache/llmkube; later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/venv.sh
@@ -11,6 +11,8 @@ echo "==> llama-server (cached under ~/.cache/llmkube)"
 hack/ensure-llama-server.sh
 echo "==> Kubernetes control plane binaries (cached under ~/.cache/llmkube)"
 hack/build-k8s.sh
+echo "==> helm, prometheus and promtool (cached under ~/.cache/llmkube)"
+hack/build-tools.sh
 
 echo "==> lint and types"
 ruff check .
@@ -20,6 +22,7 @@ lint-imports
 hadolint Dockerfile
 python -m api.crdgen --check
 python -m api.docgen --check
+python -m hack.chart_files --check
 
 echo "==> tests"
 exec pytest "$@"
