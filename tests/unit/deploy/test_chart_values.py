@@ -12,24 +12,24 @@ from controller.options import parse_flags, parser
 from hack.chart import CHART, ChartError, container_args, helm_template
 from hack.tools import helm_binary
 
-#: Each controller flag and the value that sets it (`--kubeconfig`/`--context` have no meaning in a pod).
+#: Each controller flag and the `helm --set` that sets it (`--kubeconfig`/`--context` have no meaning in a pod).
 FLAG_VALUES = {
-    "--namespace": ("controller.watchNamespace", "team-a"),
-    "--bind-address": ("controller.metricsPort", "9090"),
-    "--leader-elect": ("controller.leaderElection.enabled", "true"),
-    "--leader-election-namespace": ("controller.leaderElection.namespace", "ops"),
-    "--leader-election-id": ("controller.leaderElection.id", "llmkube-leader"),
-    "--max-concurrent-reconciles": ("controller.maxConcurrentReconciles", "8"),
-    "--graceful-shutdown-timeout": ("controller.gracefulShutdownTimeout", "45"),
-    "--model-cache-size": ("controller.modelCache.size", "500Gi"),
-    "--model-cache-storage-class": ("controller.modelCache.storageClass", "fast-nvme"),
-    "--model-cache-access-mode": ("controller.modelCache.accessMode", "ReadWriteMany"),
-    "--fetcher-image": ("controller.fetcherImage", "registry.local/llmkube:0.1.0"),
-    "--fetch-node-selector": ("controller.fetchNodeSelector.egress", "fast"),
-    "--dcgm-namespace": ("controller.dcgm.namespace", "monitoring"),
-    "--dcgm-selector": ("controller.dcgm.selector.app", "dcgm"),
-    "--log-level": ("controller.logLevel", "debug"),
-    "--log-format": ("controller.logFormat", "console"),
+    "--namespace": "controller.watchNamespace=team-a",
+    "--bind-address": "controller.metricsPort=9090",
+    "--leader-elect": "controller.leaderElection.enabled=true",
+    "--leader-election-namespace": "controller.leaderElection.namespace=ops",
+    "--leader-election-id": "controller.leaderElection.id=llmkube-leader",
+    "--max-concurrent-reconciles": "controller.maxConcurrentReconciles=8",
+    "--graceful-shutdown-timeout": "controller.gracefulShutdownTimeout=45",
+    "--model-cache-size": "controller.modelCache.size=500Gi",
+    "--model-cache-storage-class": "controller.modelCache.storageClass=fast-nvme",
+    "--model-cache-access-mode": "controller.modelCache.accessMode=ReadWriteMany",
+    "--fetcher-image": "controller.fetcherImage=registry.local/llmkube:0.1.0",
+    "--fetch-node-selector": "controller.fetchNodeSelector.egress=fast",
+    "--dcgm-namespace": "controller.dcgm.namespace=monitoring",
+    "--dcgm-selector": "controller.dcgm.selector.app=dcgm",
+    "--log-level": "controller.logLevel=debug",
+    "--log-format": "controller.logFormat=console",
 }
 OUT_OF_CLUSTER_FLAGS = {"--kubeconfig", "--context", "-h", "--help"}
 
@@ -45,11 +45,7 @@ def test_every_controller_flag_has_a_chart_value() -> None:
 
 
 def test_every_value_set_renders_arguments_the_controller_parses_to_those_values() -> None:
-    sets = [
-        arg
-        for key, value in FLAG_VALUES.values()
-        for arg in ("--set-string" if not value.isdigit() and value != "true" else "--set", f"{key}={value}")
-    ]
+    sets = [arg for value in FLAG_VALUES.values() for arg in ("--set", value)]
 
     flags = parse_flags(controller_args(*sets), environ={})
 
