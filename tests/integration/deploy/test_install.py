@@ -55,6 +55,7 @@ class Helm:
     def __init__(self, cluster: ClusterBase, home: Path) -> None:
         self._cluster = cluster
         self._env = {
+            "HOME": str(home),  # the Kubernetes client's discovery cache goes under $HOME/.kube
             "HELM_CACHE_HOME": str(home / "cache"),
             "HELM_CONFIG_HOME": str(home / "config"),
             "HELM_DATA_HOME": str(home / "data"),

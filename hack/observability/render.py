@@ -1,0 +1,233 @@
+"""`make dashboards`: draw each Grafana dashboard of deploy/grafana from its own queries over a real scrape.
+
+Grafana itself cannot run here (its server needs a frontend built with Node.js, and no npm registry is
+reachable), so this draws what Grafana would: the scene of hack/observability/scene.py runs (the controller,
+real downloads, a real llama-server under a changing chat load, the recorded DCGM exposition), Prometheus scrapes
+it for a few minutes, then every panel's query runs as a range query and is drawn where the dashboard places it:
+time series as lines, stats as their last value, tables as rows. The PNGs go to docs/images/dashboards, which
+docs/dashboards.md shows. The gateway dashboard is drawn once a gateway runs in the scene.
+
+    python -m hack.observability.render [--out docs/images/dashboards]
+
+Uses the running cluster named by LLMKUBE_TEST_KUBECONFIG, or starts one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.from_thread import start_blocking_portal
+
+from hack.localcluster.base import ClusterBase
+from hack.localcluster.cluster import LocalCluster
+from hack.localcluster.reused import REUSE_ENV, ReusedCluster
+from hack.observability.dashboards import dashboard_files, load, substitute, variable_values
+from hack.observability.prometheus import Prometheus
+from hack.observability.scene import Scene, chat_traffic, observed_scene
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "docs" / "images" / "dashboards"
+#: Chat clients over time, in (clients, seconds) steps: idle, light, saturated (more clients than slots), easing.
+LOAD_PROFILE = ((0, 30), (1, 60), (4, 120), (2, 90))
+SKIPPED = {"gateway"}
+
+BACKGROUND, PANEL, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
+PALETTE = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a")
+ROW_HEIGHT_IN = 0.32  # one Grafana grid unit
+WIDTH_IN = 16.0
+
+
+def _legend(template: str, labels: dict[str, str]) -> str:
+    text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: labels.get(m.group(1), ""), template)
+    return text.strip() or "value"
+
+
+def _format(unit: str, value: float) -> str:
+    if value != value:  # NaN
+        return "-"
+    scaled = [
+        ("bytes", 1024.0, ("B", "KiB", "MiB", "GiB", "TiB")),
+        ("Bps", 1024.0, ("B/s", "KiB/s", "MiB/s", "GiB/s")),
+    ]
+    for name, base, suffixes in scaled:
+        if unit == name:
+            index = 0
+            while abs(value) >= base and index < len(suffixes) - 1:
+                value, index = value / base, index + 1
+            return f"{value:.3g} {suffixes[index]}"
+    suffix = {
+        "percentunit": "%", "percent": "%", "s": " s", "ops": "/s", "reqps": " req/s", "watt": " W",
+        "celsius": " °C", "hertz": " Hz",
+    }.get(unit, "")  # fmt: skip
+    if unit == "percentunit":
+        value *= 100
+    if unit == "hertz" and value >= 1e6:
+        return f"{value / 1e6:.4g} MHz"
+    return f"{value:.3g}{suffix}"
+
+
+def _draw_panel(
+    fig: Any, panel: dict[str, Any], rect: tuple[float, float, float, float], data: list[Any]
+) -> None:
+    ax = fig.add_axes(rect, facecolor=PANEL)
+    ax.set_title(panel["title"], color=TEXT, fontsize=9, loc="left", pad=4)
+    for spine in ax.spines.values():
+        spine.set_color(GRID)
+    ax.tick_params(colors=TEXT, labelsize=7)
+    unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit", "none")
+    kind = panel["type"]
+    if kind == "timeseries":
+        for index, (label, points) in enumerate(data):
+            if points:
+                xs = [p[0] for p in points]
+                ys = [p[1] for p in points]
+                ax.plot(xs, ys, color=PALETTE[index % len(PALETTE)], linewidth=1.2, label=label)
+        ax.grid(color=GRID, linewidth=0.5)
+        ax.yaxis.set_major_formatter(_formatter(unit))
+        ax.xaxis.set_major_formatter(_time_formatter())
+        if data:
+            ax.legend(loc="upper left", fontsize=6, frameon=False, labelcolor=TEXT, ncol=2)
+        return
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if kind == "stat":
+        values = [(label, points[-1][1]) for label, points in data if points]
+        for index, (label, value) in enumerate(values):
+            x = (index + 0.5) / max(len(values), 1)
+            ax.text(
+                x,
+                0.5,
+                _format(unit, value),
+                color=PALETTE[0],
+                fontsize=16,
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+            ax.text(x, 0.15, label, color=TEXT, fontsize=7, ha="center", transform=ax.transAxes)
+    elif kind == "table":
+        rows = [label for label, _ in data][:8]
+        for index, row in enumerate(rows):
+            ax.text(
+                0.02,
+                0.85 - index * 0.11,
+                row,
+                color=TEXT,
+                fontsize=7,
+                family="monospace",
+                transform=ax.transAxes,
+            )
+
+
+def _formatter(unit: str) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: _format(unit, value))
+
+
+def _time_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda value, _pos: time.strftime("%H:%M", time.localtime(value)))
+
+
+def _series(
+    prometheus: Prometheus, expr: str, legend: str, *, start: float, end: float, step: float
+) -> list[Any]:
+    found = []
+    for item in prometheus.query_range(expr, start=start, end=end, step=step):
+        points = [(float(t), float(v)) for t, v in item["values"]]
+        found.append((_legend(legend, item["metric"]), points))
+    return sorted(found, key=lambda entry: entry[0])
+
+
+def draw(path: Path, prometheus: Prometheus, *, start: float, end: float, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dashboard = load(path)
+    values = variable_values(dashboard)
+    bottom = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in dashboard["panels"])
+    height = bottom * ROW_HEIGHT_IN + 0.6
+    fig = plt.figure(figsize=(WIDTH_IN, height), facecolor=BACKGROUND)
+    fig.text(0.01, 1 - 0.3 / height, dashboard["title"], color=TEXT, fontsize=13, va="center")
+    step = max(5.0, (end - start) / 240)
+    for panel in dashboard["panels"]:
+        grid = panel["gridPos"]
+        top = 0.6 + grid["y"] * ROW_HEIGHT_IN
+        if panel["type"] == "row":
+            fig.text(0.01, 1 - (top + 0.2) / height, panel["title"], color=TEXT, fontsize=11, weight="bold")
+            continue
+        margin = 0.35
+        rect = (
+            grid["x"] / 24 + 0.035 / 1,
+            1 - (top + grid["h"] * ROW_HEIGHT_IN) / height + margin / height,
+            grid["w"] / 24 - 0.045,
+            (grid["h"] * ROW_HEIGHT_IN - margin - 0.25) / height,
+        )
+        data = []
+        for target in panel.get("targets") or []:
+            expr = substitute(target["expr"], values)
+            data += _series(prometheus, expr, target.get("legendFormat", ""), start=start, end=end, step=step)
+        _draw_panel(fig, panel, rect, data)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{path.stem}.png"
+    fig.savefig(target, dpi=72, facecolor=BACKGROUND)
+    plt.close(fig)
+    return target
+
+
+@contextlib.contextmanager
+def cluster() -> Iterator[ClusterBase]:
+    import os
+
+    reuse = os.environ.get(REUSE_ENV)
+    if reuse:
+        yield ReusedCluster(Path(reuse))
+        return
+    with LocalCluster.start() as started:
+        yield started
+
+
+async def _profile(scene: Scene) -> None:
+    for clients, seconds in LOAD_PROFILE:
+        print(f"==> {clients} chat clients for {seconds}s", flush=True)
+        with anyio.move_on_after(seconds):
+            if clients:
+                await chat_traffic(scene.llama_server, clients=clients)
+            else:
+                await anyio.sleep_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.observability.render", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    with (
+        cluster() as running,
+        tempfile.TemporaryDirectory(prefix="llmkube-render-") as workdir,
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(observed_scene(running, workdir=Path(workdir), clients=0)) as scene,
+    ):
+        start = time.time()
+        portal.call(_profile, scene)
+        end = time.time()
+        for path in dashboard_files():
+            if path.stem in SKIPPED:
+                continue
+            print(f"==> drew {draw(path, scene.prometheus, start=start, end=end, out=args.out)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
