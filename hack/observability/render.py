@@ -42,6 +42,7 @@ SKIPPED = {"gateway"}
 BACKGROUND, PANEL, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
 PALETTE = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a")
 ROW_HEIGHT_IN = 0.32  # one Grafana grid unit
+LEGEND_ENTRIES = 8
 WIDTH_IN = 16.0
 
 
@@ -71,6 +72,8 @@ def _format(unit: str, value: float) -> str:
         value *= 100
     if unit == "hertz" and value >= 1e6:
         return f"{value / 1e6:.4g} MHz"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}{suffix}"
     return f"{value:.3g}{suffix}"
 
 
@@ -82,17 +85,27 @@ def _draw_panel(
     for spine in ax.spines.values():
         spine.set_color(GRID)
     ax.tick_params(colors=TEXT, labelsize=7)
-    unit = ((panel.get("fieldConfig") or {}).get("defaults") or {}).get("unit", "none")
+    defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}
+    unit = defaults.get("unit", "none")
     kind = panel["type"]
     if kind == "timeseries":
+        from matplotlib.ticker import MultipleLocator
+
+        highest = 0.0
         for index, (label, points) in enumerate(data):
-            if points:
-                xs = [p[0] for p in points]
-                ys = [p[1] for p in points]
-                ax.plot(xs, ys, color=PALETTE[index % len(PALETTE)], linewidth=1.2, label=label)
+            xs = [p[0] for p in points]
+            ys = [p[1] for p in points]
+            highest = max([highest, *(y for y in ys if y == y)])
+            shown = label if index < LEGEND_ENTRIES else None
+            ax.plot(xs, ys, color=PALETTE[index % len(PALETTE)], linewidth=1.2, label=shown)
+        if len(data) > LEGEND_ENTRIES:
+            ax.plot([], [], color=GRID, label=f"... and {len(data) - LEGEND_ENTRIES} more")
         ax.grid(color=GRID, linewidth=0.5)
         ax.yaxis.set_major_formatter(_formatter(unit))
+        ax.xaxis.set_major_locator(MultipleLocator(60))
         ax.xaxis.set_major_formatter(_time_formatter())
+        if defaults.get("min") == 0:
+            ax.set_ylim(bottom=0, top=highest * 1.25 if highest > 0 else 1)
         if data:
             ax.legend(loc="upper left", fontsize=6, frameon=False, labelcolor=TEXT, ncol=2)
         return
@@ -114,7 +127,7 @@ def _draw_panel(
             )
             ax.text(x, 0.15, label, color=TEXT, fontsize=7, ha="center", transform=ax.transAxes)
     elif kind == "table":
-        rows = [label for label, _ in data][:8]
+        rows = [label for label, _ in data][:8] or ["(none)"]
         for index, row in enumerate(rows):
             ax.text(
                 0.02,
@@ -139,13 +152,23 @@ def _time_formatter() -> Any:
     return FuncFormatter(lambda value, _pos: time.strftime("%H:%M", time.localtime(value)))
 
 
+#: Labels a table leaves out: where a series was scraped, not what it describes.
+TARGET_LABELS = frozenset({"__name__", "job", "instance", "endpoint", "container", "service", "pod"})
+
+
 def _series(
-    prometheus: Prometheus, expr: str, legend: str, *, start: float, end: float, step: float
+    prometheus: Prometheus, expr: str, legend: str, *, table: bool, start: float, end: float, step: float
 ) -> list[Any]:
     found = []
     for item in prometheus.query_range(expr, start=start, end=end, step=step):
         points = [(float(t), float(v)) for t, v in item["values"]]
-        found.append((_legend(legend, item["metric"]), points))
+        if table:
+            labels = {k: v for k, v in item["metric"].items() if k not in TARGET_LABELS}
+            label = "  ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            label += f"  value={_format('none', points[-1][1])}" if points else ""
+        else:
+            label = _legend(legend, item["metric"])
+        found.append((label, points))
     return sorted(found, key=lambda entry: entry[0])
 
 
@@ -178,7 +201,15 @@ def draw(path: Path, prometheus: Prometheus, *, start: float, end: float, out: P
         data = []
         for target in panel.get("targets") or []:
             expr = substitute(target["expr"], values)
-            data += _series(prometheus, expr, target.get("legendFormat", ""), start=start, end=end, step=step)
+            data += _series(
+                prometheus,
+                expr,
+                target.get("legendFormat", ""),
+                table=panel["type"] == "table",
+                start=start,
+                end=end,
+                step=step,
+            )
         _draw_panel(fig, panel, rect, data)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{path.stem}.png"
