@@ -27,26 +27,19 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from api.objects import ObjectView, condition_of, name_of, namespace_of, status_of
+from api.v1alpha1.well_known import DEGRADED
 from controller.reconcilers.metrics import UNKNOWN_PHASE
 
 Objects = Callable[[], Iterable[dict[str, Any]]]
 
 
-def _identity(obj: dict[str, Any]) -> tuple[str, str]:
-    meta = obj.get("metadata") or {}
-    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+def _identity(obj: ObjectView) -> tuple[str, str]:
+    return namespace_of(obj), name_of(obj)
 
 
-def _phase(obj: dict[str, Any]) -> str:
-    return str((obj.get("status") or {}).get("phase") or UNKNOWN_PHASE)
-
-
-def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            found: dict[str, Any] = condition
-            return found
-    return None
+def _phase(obj: ObjectView) -> str:
+    return str(status_of(obj).get("phase") or UNKNOWN_PHASE)
 
 
 class ModelStatusCollector(Collector):
@@ -58,10 +51,10 @@ class ModelStatusCollector(Collector):
         for model in self._models():
             namespace, name = _identity(model)
             phase.add_metric([namespace, name, _phase(model)], 1)
-            condition = _condition(model, "Degraded")
+            condition = condition_of(model, DEGRADED)
             if condition is not None and condition.get("status") == "True":
                 degraded.add_metric([namespace, name, str(condition.get("reason") or "")], 1)
-            done = ((model.get("status") or {}).get("progress") or {}).get("bytesDone")
+            done = (status_of(model).get("progress") or {}).get("bytesDone")
             if isinstance(done, int):
                 progress.add_metric([namespace, name], done)
         yield from (phase, degraded, progress)
@@ -90,9 +83,9 @@ class ModelStatusCollector(Collector):
         )
 
 
-def desired_replicas(service: dict[str, Any]) -> int:
+def desired_replicas(service: ObjectView) -> int:
     """spec.replicas (default 1), or for an autoscaled service the count the autoscaler set last."""
-    spec, status = service.get("spec") or {}, service.get("status") or {}
+    spec, status = service.get("spec") or {}, status_of(service)
     value = status.get("replicas") if spec.get("autoscaling") else spec.get("replicas", 1)
     return value if isinstance(value, int) else 0
 
@@ -107,7 +100,7 @@ class InferenceServiceStatusCollector(Collector):
             namespace, name = _identity(service)
             phase.add_metric([namespace, name, _phase(service)], 1)
             desired.add_metric([namespace, name], desired_replicas(service))
-            ready_count = (service.get("status") or {}).get("readyReplicas")
+            ready_count = status_of(service).get("readyReplicas")
             ready.add_metric([namespace, name], ready_count if isinstance(ready_count, int) else 0)
         yield from (phase, desired, ready)
 

@@ -40,7 +40,7 @@ from anyio.abc import TaskStatus
 from api.v1alpha1.converter import from_wire
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.model import API_VERSION
-from controller.builders.labels import MODEL_LABEL
+from api.v1alpha1.well_known import MODEL_LABEL
 from controller.builders.monitoring import desired_dcgm_monitor, desired_service_monitor
 from controller.config import ControllerConfig
 from controller.kube import KubeClient
