@@ -215,7 +215,44 @@ def draw(path: Path, prometheus: Prometheus, *, start: float, end: float, out: P
     target = out / f"{path.stem}.png"
     fig.savefig(target, dpi=72, facecolor=BACKGROUND)
     plt.close(fig)
+    _to_palette(target)
     return target
+
+
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def _blend(colour: str, background: str, share: float) -> tuple[int, int, int]:
+    (r, g, b), (br, bg, bb) = _hex_rgb(colour), _hex_rgb(background)
+    return (
+        round(r * share + br * (1 - share)),
+        round(g * share + bg * (1 - share)),
+        round(b * share + bb * (1 - share)),
+    )
+
+
+def _palette_colours() -> list[tuple[int, int, int]]:
+    """The drawing's own colours and their blends into the two backgrounds (the anti-aliased edges of lines and
+    letters): every pixel the figure has is close to one of these, so a palette of them loses nothing visible."""
+    colours = [_hex_rgb(c) for c in (BACKGROUND, PANEL, TEXT, GRID, *PALETTE)]
+    for colour in (*PALETTE, TEXT, GRID):
+        for background in (BACKGROUND, PANEL):
+            colours += [_blend(colour, background, share) for share in (0.25, 0.5, 0.75)]
+    return list(dict.fromkeys(colours))
+
+
+def _to_palette(path: Path) -> None:
+    """Rewrite the PNG with a palette of the drawing's colours: a quarter of the bytes of full colour, so the
+    pictures stay a few tens of KiB in the repository."""
+    from PIL import Image
+
+    palette = Image.new("P", (1, 1))
+    flat = [value for colour in _palette_colours() for value in colour]
+    palette.putpalette(flat + [0] * (768 - len(flat)))
+    with Image.open(path) as image:
+        reduced = image.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+    reduced.save(path, optimize=True)
 
 
 @contextlib.contextmanager
