@@ -106,6 +106,9 @@ def _draw_panel(
         ax.xaxis.set_major_formatter(_time_formatter())
         if defaults.get("min") == 0:
             ax.set_ylim(bottom=0, top=highest * 1.25 if highest > 0 else 1)
+        else:  # room above the lines for the legend, as Grafana keeps its legend out of the plot
+            low, high = ax.get_ylim()
+            ax.set_ylim(low, high + (high - low) * 0.25)
         if data:
             ax.legend(loc="upper left", fontsize=6, frameon=False, labelcolor=TEXT, ncol=2)
         return
