@@ -18,7 +18,8 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false -p
 cache_root=${LLMKUBE_K8S_CACHE:-$HOME/.cache/llmkube/k8s}
 out=$cache_root/$K8S_VERSION
 bin=$out/bin
-pin="kubernetes=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION modules=$(cat ./*/go.mod ./*/go.sum | sha256sum | cut -c1-16)"
+# Only the control plane's own modules: hack/k8s-tools also holds tools built by hack/build-tools.sh.
+pin="kubernetes=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION modules=$(cat {etcd,kubernetes,kwok}/go.mod {etcd,kubernetes,kwok}/go.sum | sha256sum | cut -c1-16)"
 
 mkdir -p "$bin"
 exec 9>"$out/.lock"

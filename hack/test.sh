@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite: lint, types, layer contracts, generated-file checks, then unit, integration and e2e tests.
-# The first run builds the local Kubernetes control plane, llama-server and the container images and caches them
-# under ~/.cache/llmkube; later runs reuse them.
+# The first run builds the local Kubernetes control plane, llama-server, helm, Prometheus and the container images
+# and caches them under ~/.cache/llmkube; later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hack/venv.sh
@@ -14,6 +14,8 @@ hack/build-k8s.sh
 echo "==> container images (cached under ~/.cache/llmkube/images)"
 hack/host-packages.sh
 python -m hack.images build
+echo "==> helm, prometheus and promtool (cached under ~/.cache/llmkube)"
+hack/build-tools.sh
 
 echo "==> lint and types"
 ruff check .
@@ -24,6 +26,7 @@ hadolint Dockerfile deploy/images/*/Dockerfile
 python -m api.crdgen --check
 python -m api.docgen --check
 python -m llmkube.bundle --check
+python -m hack.chart_files --check
 
 echo "==> tests"
 exec pytest "$@"

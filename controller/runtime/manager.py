@@ -33,6 +33,7 @@ from controller.kube import KubeClient, Resource
 from controller.runtime.clock import Clock, MonotonicClock, finish_by
 from controller.runtime.health import HealthServer
 from controller.runtime.informer import Informer
+from controller.runtime.leader_metrics import leader_status
 from controller.runtime.leaderelection import LeaderElectionConfig, LeaderElector, LeadershipLost
 from controller.runtime.transform import Transform
 
@@ -97,7 +98,15 @@ class Manager:
         self._runnables: list[Runnable] = []
         self._elector: LeaderElector | None = None
         if self.options.leader_election is not None:
-            self._elector = LeaderElector(client, self.options.leader_election, clock=self._clock)
+            status = leader_status(registry).labels(self.options.leader_election.name)
+            status.set(0)
+            self._elector = LeaderElector(
+                client,
+                self.options.leader_election,
+                clock=self._clock,
+                on_started_leading=lambda: status.set(1),
+                on_stopped_leading=lambda: status.set(0),
+            )
         self._stop: anyio.Event | None = None
         self._root: anyio.CancelScope | None = None
 

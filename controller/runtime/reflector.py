@@ -87,6 +87,10 @@ class ReflectorSink(Protocol):
     def apply(self, event: WatchEvent) -> None: ...
 
 
+#: Why a watch stream ended, as `informer_watch_ends_total` labels it.
+WATCH_END_REASONS = ("closed", "expired", "inactive", "throttled", "error")
+
+
 class ReflectorMetrics:
     """Per-resource watch health; `informer_last_event_timestamp_seconds` exposes a frozen watch to alerts."""
 
@@ -163,6 +167,12 @@ class Reflector:
         self._metrics = metrics or default_reflector_metrics()
         self._label = str(resource) + (f"@{namespace}" if namespace else "")
         self._log = log.bind(resource=self._label)
+        # Every series of this resource exists from the start, at zero: a dashboard of watch restarts and an
+        # alert on relists see "none yet" rather than nothing.
+        for reason in WATCH_END_REASONS:
+            self._metrics.watch_ends.labels(self._label, reason)
+        self._metrics.lists.labels(self._label)
+        self._metrics.connected.labels(self._label)
         # The version the next watch resumes from: a LIST snapshot's, or a later event's or bookmark's.
         self._resource_version = ""
         # None while a watch stream is open; otherwise when the reflector last lost (or never had) one.

@@ -52,6 +52,7 @@ from controller.reconcilers.inferenceservice.watch import (
 )
 from controller.reconcilers.inferenceservice.writes import OwnedCaches, ServiceWrites
 from controller.reconcilers.metrics import register_service_metrics
+from controller.reconcilers.object_metrics import register_inferenceservice_status
 from controller.runtime.controller import Controller
 from controller.runtime.events import enqueue_mapped, enqueue_owner
 from controller.runtime.indexer import IndexFunc
@@ -138,4 +139,5 @@ def setup_inferenceservice_controller(
     mgr.add(monitors, needs_leader=False)
     mgr.add(controller)
     register_service_metrics(phases=SERVICE_PHASES, services=services.store.list, registry=mgr.registry)
+    register_inferenceservice_status(services.store.list, mgr.registry)
     return controller

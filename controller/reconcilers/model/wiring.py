@@ -43,6 +43,7 @@ from controller.reconcilers.metrics import DownloadMetrics, register_model_metri
 from controller.reconcilers.model.reconciler import ModelReconciler, utc_now
 from controller.reconcilers.model.watch import model_of_pod, models_of_namespace
 from controller.reconcilers.model.writes import ModelCaches, ModelWrites
+from controller.reconcilers.object_metrics import register_model_status
 from controller.runtime.controller import Controller
 from controller.runtime.manager import Manager
 
@@ -103,5 +104,6 @@ def setup_model_controller(
         .watches(claims, models_of_namespace(models.store))
     )
     register_model_metrics(phases=MODEL_PHASES, models=models.store.list, registry=registry)
+    register_model_status(models.store.list, registry)
     mgr.add(controller)
     return controller

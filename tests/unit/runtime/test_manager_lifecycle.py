@@ -172,3 +172,53 @@ def test_a_shared_informer_refuses_a_user_asking_for_another_transform(registry:
     assert mgr.informer(CONFIG_MAPS, namespace="ns", transform=keep_all) is first
     with pytest.raises(ValueError, match="another transform"):
         mgr.informer(CONFIG_MAPS, namespace="ns")
+
+
+def leader_status_of(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("leader_election_master_status", {"name": LEASE.name})
+
+
+async def test_leader_status_is_one_while_leading_and_zero_before_and_after(
+    registry: CollectorRegistry, clock: FakeClock
+) -> None:
+    mgr = manager(FakeLeases(), registry, clock=clock, leader_election=LEASE)
+    assert leader_status_of(registry) == 0
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(mgr.run)
+        await anyio.wait_all_tasks_blocked()
+        assert mgr.is_leader()
+        leading = leader_status_of(registry)
+        mgr.stop()
+
+    assert leading == 1
+    assert leader_status_of(registry) == 0
+
+
+async def test_leader_status_drops_to_zero_when_the_lease_is_lost(
+    registry: CollectorRegistry, clock: FakeClock
+) -> None:
+    leases = FakeLeases()
+    mgr = manager(leases, registry, clock=clock, leader_election=LEASE)
+
+    async def run_manager() -> None:
+        with pytest.raises(LeadershipLost):
+            await mgr.run()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run_manager)
+        await anyio.wait_all_tasks_blocked()
+        assert leader_status_of(registry) == 1
+        leases.down = True
+        for _ in range(int(LEASE.renew_deadline + 2 * LEASE.retry_period)):
+            await step(clock, 1)
+            if not mgr.is_leader():
+                break
+
+    assert leader_status_of(registry) == 0
+
+
+def test_a_manager_without_leader_election_exports_no_leader_status(registry: CollectorRegistry) -> None:
+    manager(object(), registry)
+
+    assert leader_status_of(registry) is None

@@ -114,3 +114,19 @@ async def test_failed_first_list_is_retried_after_backoff(
     await run_until_exhausted(source, informer, clock)
     assert source.calls == [("list", "0"), ("list", "0"), ("watch", "3")]
     assert informer.has_synced()
+
+
+def test_watch_end_and_list_counts_exist_at_zero_before_the_first_watch(
+    clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    informer_for(FakeSource(lists=[], watches=[]), clock, registry)
+
+    for reason in ("closed", "expired", "inactive", "throttled", "error"):
+        assert (
+            registry.get_sample_value(
+                "informer_watch_ends_total", {"resource": "configmaps", "reason": reason}
+            )
+            == 0
+        )
+    assert registry.get_sample_value("informer_lists_total", {"resource": "configmaps"}) == 0
+    assert registry.get_sample_value("informer_watch_connected", {"resource": "configmaps"}) == 0
