@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The controller image. The same image runs `llmkube fetch` in the download Jobs the Model reconciler creates.
+# The controller image. The same image runs `llmkube fetch` in the download Jobs the Model reconciler creates,
+# and `llmkube-gateway` in the gateway Deployment (config/gateway).
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -15,7 +16,7 @@ RUN python -m venv /opt/llmkube \
 
 FROM python:3.11-slim-bookworm
 LABEL org.opencontainers.image.title="llmkube" \
-      org.opencontainers.image.description="LLMKube controller and model fetcher" \
+      org.opencontainers.image.description="LLMKube controller, gateway and model fetcher" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/llmkube /opt/llmkube
 ENV PATH=/opt/llmkube/bin:$PATH \
