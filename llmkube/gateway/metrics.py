@@ -7,7 +7,12 @@ whatever a client sends, so a typo storm cannot blow up the number of series.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Callable, Iterable, Iterator
+
+import attrs
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 LABELS = ("namespace", "model")
 
@@ -16,30 +21,24 @@ WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 WAKE_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200)
 
 
+@attrs.frozen(kw_only=True)
+class ServiceLoad:
+    """One service's admission state at the moment of a scrape."""
+
+    namespace: str
+    model: str
+    in_flight: int
+    waiting: int
+    capacity: int
+
+
 class GatewayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
         self.requests = Counter(
             "llmkube_gateway_requests",
             "Requests answered, by model and HTTP status (the gateway's own refusals included).",
             [*LABELS, "code"],
-            registry=registry,
-        )
-        self.in_flight = Gauge(
-            "llmkube_gateway_in_flight_requests",
-            "Requests admitted and not yet answered.",
-            LABELS,
-            registry=registry,
-        )
-        self.queue_depth = Gauge(
-            "llmkube_gateway_queue_depth",
-            "Requests waiting for a free slot (or for a service to wake).",
-            LABELS,
-            registry=registry,
-        )
-        self.capacity = Gauge(
-            "llmkube_gateway_capacity",
-            "Requests the service may run at once: parallel slots times ready replicas.",
-            LABELS,
             registry=registry,
         )
         self.queue_wait = Histogram(
@@ -75,3 +74,33 @@ class GatewayMetrics:
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
+
+    def report_load(self, source: Callable[[], Iterable[ServiceLoad]]) -> None:
+        """Gauges read from the routing table at scrape time, so they can never drift from the gates."""
+        self._registry.register(_LoadCollector(source))
+
+
+class _LoadCollector(Collector):
+    def __init__(self, source: Callable[[], Iterable[ServiceLoad]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        in_flight = GaugeMetricFamily(
+            "llmkube_gateway_in_flight_requests", "Requests admitted and not yet answered.", labels=LABELS
+        )
+        depth = GaugeMetricFamily(
+            "llmkube_gateway_queue_depth",
+            "Requests waiting for a free slot (or for a service to wake).",
+            labels=LABELS,
+        )
+        capacity = GaugeMetricFamily(
+            "llmkube_gateway_capacity",
+            "Requests the service may run at once: parallel slots times ready replicas.",
+            labels=LABELS,
+        )
+        for load in self._source():
+            labels = [load.namespace, load.model]
+            in_flight.add_metric(labels, load.in_flight)
+            depth.add_metric(labels, load.waiting)
+            capacity.add_metric(labels, load.capacity)
+        yield from (in_flight, depth, capacity)

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import anyio
 import structlog
 from aiohttp import web
 
@@ -44,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 INFERENCE_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 WAKE_HEADER = "llmkube-wake-seconds"
+#: The `code` label of requests whose client disconnected before the answer ended.
+CLIENT_CLOSED = "499"
 #: Request headers worth passing on (an API key llama-server may check, what the client accepts).
 FORWARDED_REQUEST_HEADERS = ("Authorization", "Accept", "Content-Type", "User-Agent")
 #: Response headers passed back; bodies go through as received (never decompressed), so their encoding too.
@@ -132,6 +135,10 @@ class Proxy:
         except GatewayError as err:
             self._metrics.requests.labels(*labels, str(err.status)).inc()
             return _error_response(err)
+        except anyio.get_cancelled_exc_class():
+            # The client went away before its answer ended (nginx's "client closed request").
+            self._metrics.requests.labels(*labels, CLIENT_CLOSED).inc()
+            raise
         self._metrics.requests.labels(*labels, str(response.status)).inc()
         return response
 
@@ -149,17 +156,16 @@ class Proxy:
         self, request: web.Request, *, raw: bytes, routed: RoutedRequest, state: ServiceState
     ) -> web.StreamResponse:
         route = state.route
-        if not route.ready:
-            if route.replicas == 0 and route.idle_seconds is None:
+        if state.asleep:
+            if route.idle_seconds is None:
                 raise errors.unavailable(
                     route.name,
                     "it is scaled to 0 replicas and does not set spec.scaleToZero; scale it up "
                     f"(kubectl scale isvc/{route.name} --replicas=1) or opt into scale-to-zero",
                 )
-            if route.phase == "Failed":
-                raise errors.unavailable(route.name, f"it is Failed; see `llmkube status {route.name}`")
-            if route.replicas == 0:
-                await self._wake(state)
+            await self._wake(state)
+        elif not route.ready and route.phase == "Failed":
+            raise errors.unavailable(route.name, f"it is Failed; see `llmkube status {route.name}`")
         had_capacity = state.gate.capacity > 0
         limit = self._options.queue_timeout if had_capacity else self._options.wake_timeout
         arrived = time.monotonic()
@@ -168,7 +174,6 @@ class Proxy:
             async with admitted(state.gate, wait_limit=limit) as waited:
                 waited_s = time.monotonic() - arrived
                 self._metrics.queue_wait.labels(route.namespace, route.name).observe(waited_s)
-                self._table.publish(state)
                 state.last_request = time.time()
                 try:
                     woke = waited and _woke_during(state, arrived_wall)
@@ -185,8 +190,6 @@ class Proxy:
                     route.name, waited=limit, retry_after=self._retry_after(state)
                 ) from None
             raise errors.wake_timeout(route.name, waited=limit) from None
-        finally:
-            self._table.publish(state)
         return response
 
     def _retry_after(self, state: ServiceState) -> float:

@@ -72,8 +72,9 @@ class Route:
 
     @property
     def capacity(self) -> int:
-        """Requests the service runs at once: slots on every ready replica."""
-        return self.slots * len(self.ready)
+        """Requests the service runs at once: slots on every ready replica. None at zero replicas: endpoints
+        still listed then belong to servers on their way out."""
+        return self.slots * len(self.ready) if self.replicas > 0 else 0
 
     @property
     def scales_to_zero(self) -> bool:

@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 FIELD_MANAGER = "llmkube-gateway"
 #: How often the idler looks at every scale-to-zero service.
 IDLE_CHECK_INTERVAL = 1.0
+#: A wake is written again only if the cache still shows zero this long after the last one.
+REWAKE_AFTER = 5.0
 
 
 class Waker:
@@ -47,8 +49,8 @@ class Waker:
     async def wake(self, state: ServiceState) -> None:
         """Make sure `state`'s service (at zero) is asked to run a replica; raises GatewayError if the API refuses.
 
-        The cache may still show zero right after our write; the write is repeated only once the cache has moved
-        past the version it was made from and still shows zero (someone scaled it down again).
+        Concurrent first requests share one write. Right after it the cache may still show zero; the write is
+        repeated only if zero is still shown `REWAKE_AFTER` seconds later (someone scaled it down again).
         """
         route = state.route
         pending = self._writes.get(route.key)
@@ -58,7 +60,7 @@ class Waker:
             if failure is not None:
                 raise errors.unavailable(route.name, failure)
             return
-        if state.waking_since is not None and state.wake_written_at == route.resource_version:
+        if state.wake_written is not None and time.monotonic() - state.wake_written < REWAKE_AFTER:
             return
         if state.waking_since is None:
             state.waking_since = self._now()
@@ -67,7 +69,8 @@ class Waker:
         self._failures.pop(route.key, None)
         try:
             await self._scale(route, replicas=1)
-            state.wake_written_at = route.resource_version
+            state.wake_written = time.monotonic()
+            state.asleep_version = state.asleep_since = None
             self._metrics.wakeups.labels(route.namespace, route.name).inc()
             log.info("waking service from zero", service=route.key)
         except KubeError as exc:
@@ -118,7 +121,7 @@ class Idler:
             if not self._synced():
                 continue  # deciding from a half-filled cache could put a busy service to sleep
             for state in self._table.entries():
-                if state.route.idle_seconds is None:
+                if state.route.idle_seconds is None or state.asleep:
                     continue
                 try:
                     await self.check(state)
@@ -137,7 +140,7 @@ class Idler:
         )
         blocker = scale_down_blocker(route, busy=state.busy, idle_since=since, now=now)
         if blocker is None:
-            await self._scale_down(route, idle_for=now - since)
+            await self._scale_down(state, idle_for=now - since)
 
     async def _heartbeat(self, route: Route, *, at: float) -> None:
         try:
@@ -151,9 +154,10 @@ class Idler:
         except NotFound:
             return
 
-    async def _scale_down(self, route: Route, *, idle_for: float) -> None:
+    async def _scale_down(self, state: ServiceState, *, idle_for: float) -> None:
+        route = state.route
         try:
-            await self._client.merge_patch(
+            scale = await self._client.merge_patch(
                 INFERENCE_SERVICES,
                 route.name,
                 # The resourceVersion makes the write conditional on the state the decision was made from.
@@ -165,5 +169,8 @@ class Idler:
         except (Conflict, NotFound):
             log.debug("scale-down skipped: the service changed meanwhile", service=route.key)
             return
+        state.fell_asleep(
+            version=str(scale.get("metadata", {}).get("resourceVersion") or ""), now=self._now()
+        )
         self._metrics.scale_downs.labels(route.namespace, route.name).inc()
         log.info("scaled idle service to zero", service=route.key, idle_seconds=round(idle_for, 1))

@@ -21,12 +21,15 @@ import structlog
 
 from llmkube.gateway import errors
 from llmkube.gateway.admission import Gate
-from llmkube.gateway.metrics import GatewayMetrics
+from llmkube.gateway.metrics import GatewayMetrics, ServiceLoad
 from llmkube.gateway.routes import Route
 
 log = structlog.get_logger(__name__)
 
 WallClock = Callable[[], float]
+
+#: After this long the cache is trusted again even if it never showed our own scale-down's version.
+ASLEEP_GRACE_SECONDS = 10.0
 
 
 class ServiceState:
@@ -41,17 +44,31 @@ class ServiceState:
         self.turn = 0
         #: Unix time of the last request this replica started or finished for the service.
         self.last_request: float | None = None
-        #: Unix time the service last went from no ready replica to some (None while it has none).
-        self.ready_since: float | None = now if route.ready else None
+        #: Unix time the service last went from no capacity to some (None while it has none).
+        self.ready_since: float | None = now if route.capacity else None
         #: Unix time this replica first saw the service.
         self.seen_since = now
         #: Unix time a wake began, while one is under way; the wake ends when a replica is ready.
         self.waking_since: float | None = None
-        #: The resourceVersion the cached route had when this replica wrote its wake (cache lag detection).
-        self.wake_written_at: str | None = None
+        #: Monotonic time this replica last wrote a wake, so requests during the cache's lag do not repeat it.
+        self.wake_written: float | None = None
+        #: Set when this replica scaled the service to zero, until the cache shows it (or a grace period
+        #: passed): meanwhile the cache still lists servers that are being stopped, so nothing is sent there.
+        self.asleep_version: str | None = None
+        self.asleep_since: float | None = None
         #: Unix time the last wake ended, and how long it took (what held requests report).
         self.woke_at: float | None = None
         self.last_wake_seconds: float | None = None
+
+    @property
+    def asleep(self) -> bool:
+        return self.asleep_version is not None or self.route.replicas == 0
+
+    def fell_asleep(self, *, version: str, now: float) -> None:
+        """This replica just scaled the service to zero; `version` is the resourceVersion of that write."""
+        self.asleep_version = version
+        self.asleep_since = now
+        self.gate.set_capacity(0)
 
     @property
     def busy(self) -> bool:
@@ -68,6 +85,19 @@ class RouteTable:
         self._entries: dict[str, ServiceState] = {}
         # name -> keys (namespace/name) of the entries with that name, for requests that give a bare name.
         self._by_name: dict[str, set[str]] = {}
+        metrics.report_load(self._loads)
+
+    def _loads(self) -> list[ServiceLoad]:
+        return [
+            ServiceLoad(
+                namespace=s.route.namespace,
+                model=s.route.name,
+                in_flight=s.gate.in_flight,
+                waiting=s.gate.waiting,
+                capacity=s.gate.capacity,
+            )
+            for s in self._entries.values()
+        ]
 
     # -- reads ------------------------------------------------------------------------------------------------
 
@@ -109,27 +139,37 @@ class RouteTable:
             log.info("routing to service", service=key, ready=len(route.ready), capacity=route.capacity)
         else:
             self._update(state, route, now=now)
-        self.publish(state)
 
     def _update(self, state: ServiceState, route: Route, *, now: float) -> None:
-        had_ready = bool(state.route.ready)
+        had_capacity = state.gate.capacity > 0
         state.route = route
-        if route.ready and not had_ready:
+        if state.asleep_version is not None and (
+            route.replicas == 0
+            or route.resource_version == state.asleep_version
+            or now - (state.asleep_since or now) > ASLEEP_GRACE_SECONDS
+        ):
+            state.asleep_version = state.asleep_since = None  # the cache has caught up with the scale-down
+        capacity = 0 if state.asleep_version is not None else route.capacity
+        if capacity and not had_capacity:
             state.ready_since = now
             if state.waking_since is not None:
-                took = now - state.waking_since
-                state.waking_since = None
-                state.woke_at = now
-                state.last_wake_seconds = took
-                self._metrics.wake_time.labels(route.namespace, route.name).observe(took)
-                log.info("service woke", service=route.key, seconds=round(took, 3))
-        elif not route.ready:
+                self._woke(state, now=now)
+        elif not capacity:
             state.ready_since = None
         # Forget counts of upstreams that are gone, so a returning address starts from zero.
         live = {u.key for u in route.ready}
         for gone in [k for k, n in state.outstanding.items() if k not in live and n == 0]:
             del state.outstanding[gone]
-        state.gate.set_capacity(route.capacity)
+        state.gate.set_capacity(capacity)
+
+    def _woke(self, state: ServiceState, *, now: float) -> None:
+        assert state.waking_since is not None
+        took = now - state.waking_since
+        state.waking_since = None
+        state.woke_at = now
+        state.last_wake_seconds = took
+        self._metrics.wake_time.labels(state.route.namespace, state.route.name).observe(took)
+        log.info("service woke", service=state.route.key, seconds=round(took, 3))
 
     def _remove(self, key: str) -> None:
         state = self._entries.pop(key, None)
@@ -143,13 +183,4 @@ class RouteTable:
                 del self._by_name[name]
         # Whoever waits is told there is no capacity any more; their wait limit ends the wait.
         state.gate.set_capacity(0)
-        for metric in (self._metrics.in_flight, self._metrics.queue_depth, self._metrics.capacity):
-            metric.labels(state.route.namespace, name).set(0)
         log.info("no longer routing to service", service=key)
-
-    def publish(self, state: ServiceState) -> None:
-        """Bring the gauges of `state` up to date (after any change to its gate)."""
-        labels = (state.route.namespace, state.route.name)
-        self._metrics.in_flight.labels(*labels).set(state.gate.in_flight)
-        self._metrics.queue_depth.labels(*labels).set(state.gate.waiting)
-        self._metrics.capacity.labels(*labels).set(state.gate.capacity)

@@ -172,6 +172,7 @@ async def test_a_client_that_disconnects_cancels_the_upstream_request(upstream: 
     assert upstream.cancelled == 1
     assert state.gate.in_flight == 0
     assert sum(state.outstanding.values()) == 0
+    assert gateway.requests_counted("499") == 1
 
 
 async def test_a_burst_beyond_slots_and_queue_gets_429_with_retry_after(upstream: FakeUpstream) -> None:
@@ -284,6 +285,25 @@ async def test_a_request_for_a_sleeping_service_wakes_it_and_is_answered(upstrea
     assert float(held[0][2][WAKE_HEADER]) >= 0
     assert status == 200
     assert WAKE_HEADER not in headers  # only requests held through the wake report it
+
+
+async def test_a_request_right_after_a_scale_down_wakes_the_service_instead_of_using_a_stopping_server(
+    upstream: FakeUpstream,
+) -> None:
+    awake = served_by(upstream, idle_seconds=60)
+    woken: list[str] = []
+
+    async def wake(state: ServiceState) -> None:
+        woken.append(state.route.key)
+        state.asleep_version = None
+        gateway.table.refresh(awake.key, attrs.evolve(awake, resource_version="8"))
+
+    async with running_gateway(awake, wake=wake) as gateway, aiohttp.ClientSession() as session:
+        gateway.table.resolve("chat").fell_asleep(version="7", now=time.time())
+        status, _, _ = await post(session, gateway.url, {"model": "chat", "messages": []})
+
+    assert woken == ["team-a/chat"]
+    assert status == 200
 
 
 async def test_models_lists_every_routable_service_with_its_phase(upstream: FakeUpstream) -> None:

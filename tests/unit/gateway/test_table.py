@@ -93,3 +93,46 @@ def test_waiters_are_admitted_when_a_replica_becomes_ready(table: RouteTable) ->
     table.refresh("team-a/chat", route(ready=1))
 
     assert ticket.admitted
+
+
+def test_a_service_just_put_to_sleep_takes_no_requests_while_the_cache_still_lists_its_servers(
+    table: RouteTable,
+) -> None:
+    table.refresh("team-a/chat", route(ready=1, idle_seconds=60, resource_version="5"))
+    state = table.resolve("chat")
+
+    state.fell_asleep(version="6", now=1000.0)
+    table.refresh("team-a/chat", route(ready=1, idle_seconds=60, resource_version="5"))  # a stale event
+
+    assert state.asleep
+    assert state.gate.capacity == 0
+
+
+def test_servers_of_a_service_at_zero_replicas_get_no_requests(table: RouteTable) -> None:
+    table.refresh("team-a/chat", route(ready=1, replicas=0, idle_seconds=60))
+    assert table.resolve("chat").gate.capacity == 0
+
+
+def test_once_the_cache_shows_the_scale_down_the_service_follows_the_cache_again(table: RouteTable) -> None:
+    table.refresh("team-a/chat", route(ready=1, idle_seconds=60, resource_version="5"))
+    state = table.resolve("chat")
+    state.fell_asleep(version="6", now=1000.0)
+
+    table.refresh("team-a/chat", route(ready=0, replicas=0, idle_seconds=60, resource_version="6"))
+    table.refresh("team-a/chat", route(ready=1, idle_seconds=60, resource_version="9"))
+
+    assert state.asleep_version is None
+    assert state.gate.capacity == 2
+
+
+def test_load_gauges_are_read_from_the_gates_at_scrape_time(
+    table: RouteTable, registry: CollectorRegistry
+) -> None:
+    table.refresh("team-a/chat", route(ready=1, slots=2))
+    table.resolve("chat").gate.arrive()
+    labels = {"namespace": "team-a", "model": "chat"}
+
+    assert registry.get_sample_value("llmkube_gateway_capacity", labels) == 2
+    assert registry.get_sample_value("llmkube_gateway_in_flight_requests", labels) == 1
+    table.refresh("team-a/chat", None)
+    assert registry.get_sample_value("llmkube_gateway_capacity", labels) is None
