@@ -42,7 +42,12 @@ def server_arguments(isvc: InferenceService, model: Model, *, bind_address: str)
     def arguments(model_path: str, gguf: GGUFInfo | None, port: int) -> list[str]:
         return llama_server_args(
             alias=object_name(isvc),
-            spec=isvc.spec, model=model.spec, model_path=model_path, gguf=gguf, host=bind_address, port=port
+            spec=isvc.spec,
+            model=model.spec,
+            model_path=model_path,
+            gguf=gguf,
+            host=bind_address,
+            port=port,
         )
 
     return arguments
