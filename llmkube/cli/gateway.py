@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from controller.builders.labels import COMPONENT_LABEL, NAME_LABEL
+from api.v1alpha1.well_known import APP_NAME, COMPONENT_GATEWAY, COMPONENT_LABEL, NAME_LABEL
 from controller.builders.service import endpoint_url
 from controller.kube import Forbidden, NotFound
 from controller.kube.portforward import forward_pod_port
@@ -26,7 +26,7 @@ from llmkube.cli.resolver import (
     ready_pod,
 )
 
-GATEWAY_SELECTOR = f"{NAME_LABEL}=llmkube,{COMPONENT_LABEL}=gateway"
+GATEWAY_SELECTOR = f"{NAME_LABEL}={APP_NAME},{COMPONENT_LABEL}={COMPONENT_GATEWAY}"
 #: Where config/default installs it; looked at first, and alone when listing every namespace is not allowed.
 SYSTEM_NAMESPACE = "llmkube-system"
 

@@ -24,7 +24,7 @@ import structlog
 from anyio.abc import TaskStatus
 from prometheus_client import CollectorRegistry
 
-from controller.builders.labels import APP_NAME, NAME_LABEL
+from api.v1alpha1.well_known import APP_NAME, NAME_LABEL
 from controller.kube import KubeClient, user_agent
 from controller.kube.resources import ENDPOINT_SLICES, INFERENCE_SERVICES
 from controller.runtime.informer import Informer

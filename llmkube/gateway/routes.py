@@ -19,13 +19,10 @@ import attrs
 
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.inferenceservice import InferenceService
+from api.v1alpha1.well_known import ADDRESS_ANNOTATION, LAST_REQUEST_ANNOTATION
 from controller.builders.labels import resource_name
 from controller.builders.llama_args import gpu_count, parallel_slots
 
-#: Written by the host agent on its EndpointSlices: the exact address to dial (llmkube.agent.publisher).
-ADDRESS_ANNOTATION = "inference.llmkube.dev/address"
-#: When a gateway last saw a request for the service (RFC 3339); shared by every gateway replica.
-LAST_REQUEST_ANNOTATION = "inference.llmkube.dev/last-request-time"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 PORT_NAME = "http"
 

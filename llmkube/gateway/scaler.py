@@ -18,17 +18,18 @@ import anyio
 import structlog
 from anyio.abc import TaskStatus
 
+from api.v1alpha1.well_known import GATEWAY_MANAGER, LAST_REQUEST_ANNOTATION
 from controller.kube import Conflict, KubeClient, KubeError, NotFound
 from controller.kube.resources import INFERENCE_SERVICES
 from llmkube.gateway import errors
 from llmkube.gateway.idling import format_time, heartbeat_due, idle_since, scale_down_blocker
 from llmkube.gateway.metrics import GatewayMetrics
-from llmkube.gateway.routes import LAST_REQUEST_ANNOTATION, Route
+from llmkube.gateway.routes import Route
 from llmkube.gateway.table import RouteTable, ServiceState
 
 log = structlog.get_logger(__name__)
 
-FIELD_MANAGER = "llmkube-gateway"
+FIELD_MANAGER = GATEWAY_MANAGER
 #: How often the idler looks at every scale-to-zero service.
 IDLE_CHECK_INTERVAL = 1.0
 #: A wake is written again only if the cache still shows zero this long after the last one.

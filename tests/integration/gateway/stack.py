@@ -12,7 +12,7 @@ import aiohttp
 import anyio
 from prometheus_client import CollectorRegistry
 
-from controller.config import CONTROLLER_PROGRAM, ControllerConfig
+from controller.config import CONTROLLER_PROGRAM, ControllerOptions
 from controller.kube import EventRecorder, KubeClient, user_agent
 from controller.kube.resources import INFERENCE_SERVICES
 from controller.reconcilers.inferenceservice import setup_inferenceservice_controller
@@ -38,9 +38,7 @@ async def running_controller(kubeconfig: Path, *, namespace: str) -> AsyncIterat
             client, options=ManagerOptions(health_port=0, handle_signals=False), registry=CollectorRegistry()
         )
         recorder = EventRecorder(client, component=CONTROLLER_PROGRAM)
-        setup_inferenceservice_controller(
-            manager, config=ControllerConfig(), recorder=recorder, namespace=namespace
-        )
+        setup_inferenceservice_controller(manager, ControllerOptions(namespace=namespace), recorder=recorder)
         async with anyio.create_task_group() as tg:
             await tg.start(manager.run)
             yield
