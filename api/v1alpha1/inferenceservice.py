@@ -16,7 +16,15 @@ ACCELERATORS = ("cpu", "nvidia", "amd", "metal", "host")
 HOST_ACCELERATORS = ("metal", "host")
 #: How long a scale-to-zero service may go without requests before the gateway scales it to 0.
 DEFAULT_IDLE_SECONDS = 300
-SERVICE_PHASES = ("Pending", "WaitingForModel", "Deploying", "WaitingForGPU", "Ready", "Failed")
+SERVICE_PHASES = (
+    "Pending",
+    "WaitingForModel",
+    "Deploying",
+    "WaitingForGPU",
+    "Ready",
+    "ScaledToZero",
+    "Failed",
+)
 
 #: Flags the operator owns: letting extraArgs set them would point the server at the wrong file or port.
 RESERVED_ARGS = ("--model", "-m", "--host", "--port")
@@ -212,7 +220,7 @@ class InferenceServiceSpec:
 class InferenceServiceStatus:
     phase: str | None = spec_field(
         default=None,
-        description="Pending, WaitingForModel, Deploying, WaitingForGPU, Ready or Failed.",
+        description="Pending, WaitingForModel, Deploying, WaitingForGPU, Ready, ScaledToZero or Failed.",
         enum=list(SERVICE_PHASES),
     )
     conditions: list[Condition] | None = spec_field(

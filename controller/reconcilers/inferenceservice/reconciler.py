@@ -144,6 +144,7 @@ class InferenceServiceReconciler:
             served_by_host=served_by_host,
             host_serving=condition_of(obj, HOST_SERVING),
             desired_replicas=isvc.spec.replicas,
+            wakes_on_request=isvc.spec.scale_to_zero is not None,
         )
         placement = Placement(
             selector=placement.selector,

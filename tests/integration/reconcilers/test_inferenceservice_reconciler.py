@@ -359,14 +359,16 @@ async def test_kubectl_scale_works_through_the_scale_subresource(
     assert scaled["status"]["replicas"] == 3
 
 
-async def test_scaling_to_zero_is_ready(kube: KubeClient, namespace: str, kubeconfig: Path) -> None:
+async def test_scaling_to_zero_says_scaled_to_zero(
+    kube: KubeClient, namespace: str, kubeconfig: Path
+) -> None:
     async with running_controller(kubeconfig, namespace=namespace):
         await ready_service(kube, namespace)
         await patch_spec(kube, namespace, "chat", {"replicas": 0})
         zero = await wait_for(
             getter(kube, INFERENCE_SERVICES, "chat", namespace),
-            lambda o: o["status"].get("replicas") == 0 and phase_is("Ready")(o),
-            what="Ready at zero",
+            lambda o: o["status"].get("replicas") == 0 and phase_is("ScaledToZero")(o),
+            what="ScaledToZero at zero",
         )
     assert condition(zero, "Ready")["reason"] == "ScaledToZero"
 
