@@ -28,6 +28,8 @@ COMPONENT_FETCH = "model-fetch"
 COMPONENT_CACHE = "model-cache"
 COMPONENT_MONITORING = "monitoring"
 COMPONENT_GPU_MONITORING = "gpu-monitoring"
+#: The InferencePool published for a service where the Gateway API Inference Extension is installed.
+COMPONENT_INFERENCE_POOL = "inference-pool"
 #: The gateway's Deployment and Service (config/gateway), which `llmkube chat --gateway cluster` looks for.
 COMPONENT_GATEWAY = "gateway"
 

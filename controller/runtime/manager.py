@@ -91,7 +91,7 @@ class Manager:
             host=self.options.health_host, port=self.options.health_port, registry=registry
         )
         self.health.add_readiness_check("informers", self._informers_ready)
-        self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self._informers: dict[tuple[Resource, str | None, str | None, str | None], Informer] = {}
         self._leader_runnables: list[Runnable] = []
         self._runnables: list[Runnable] = []
         self._elector: LeaderElector | None = None
@@ -108,14 +108,24 @@ class Manager:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         **options: Any,
     ) -> Informer:
-        """The shared informer for (resource, namespace, selector), created on first use."""
-        key = (resource, namespace, label_selector)
+        """The shared informer for (resource, namespace, selectors), created on first use.
+
+        The field selector is part of the key: two informers on one CRD each (by `metadata.name`) cache
+        different objects and must not be handed out as one.
+        """
+        key = (resource, namespace, label_selector, field_selector)
         found = self._informers.get(key)
         if found is None:
             found = Informer(
-                self.client, resource, namespace=namespace, label_selector=label_selector, **options
+                self.client,
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                **options,
             )
             self._informers[key] = found
         return found

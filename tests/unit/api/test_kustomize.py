@@ -110,6 +110,7 @@ MANAGER_GRANTS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"list", "watch", "create", "patch", "delete"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "create", "patch", "delete"},
     ("monitoring.coreos.com", "servicemonitors"): {"list", "watch", "create", "patch", "delete"},
+    ("inference.networking.k8s.io", "inferencepools"): {"list", "watch", "create", "patch", "delete"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "secrets"): {"get"},
     ("", "serviceaccounts"): {"list", "watch", "create", "patch"},
