@@ -92,7 +92,8 @@ def gateway_process(upstream: str, *, slots: int) -> Iterator[str]:
     process = subprocess.Popen(
         [
             sys.executable,
-            __file__,
+            "-m",
+            "hack.bench.gateway",
             "serve",
             "--upstream",
             upstream,
