@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import openai
@@ -12,12 +13,19 @@ import pytest
 from aiohttp import web
 
 from controller.kube import KubeClient
-from controller.kube.resources import MODELS
+from controller.kube.resources import INFERENCE_SERVICES, MODELS
 from llmkube.agent import AgentOptions
 from llmkube.gateway import GatewayOptions
 from llmkube.gateway.proxy import WAKE_HEADER
 from tests.integration.agent.helpers import eventually, running_agent
-from tests.integration.gateway.stack import create_service, replicas, routable, running_gateway, sample
+from tests.integration.gateway.stack import (
+    create_service,
+    replicas,
+    routable,
+    running_controller,
+    running_gateway,
+    sample,
+)
 
 pytestmark = pytest.mark.llama
 
@@ -50,15 +58,20 @@ async def test_a_service_at_zero_answers_its_first_request_and_reports_the_wake_
     assert (wakeups, woke, scaled_to) == (1, 1, 1)
 
 
-async def test_an_idle_service_goes_back_to_zero_and_its_server_stops(
+async def test_an_idle_service_goes_back_to_zero_its_server_stops_and_its_status_says_so(
     kube: KubeClient,
     namespace: str,
     served_model: str,
     agent_options: AgentOptions,
     gateway_options: GatewayOptions,
+    kubeconfig_file: Path,
 ) -> None:
     await create_service(kube, namespace, "sleepy", replicas=1, idle_seconds=2)
-    async with running_agent(agent_options), running_gateway(gateway_options) as gateway:
+    async with (
+        running_controller(kubeconfig_file, namespace=namespace),
+        running_agent(agent_options),
+        running_gateway(gateway_options) as gateway,
+    ):
         await routable(gateway, namespace, "sleepy")
 
         async def at_zero() -> bool:
@@ -72,7 +85,15 @@ async def test_an_idle_service_goes_back_to_zero_and_its_server_stops(
         )
         downs = sample(gateway, "llmkube_gateway_scale_downs_total", namespace, "sleepy")
 
+        async def scaled_to_zero() -> dict[str, Any] | None:
+            obj = await kube.get(INFERENCE_SERVICES, "sleepy", namespace=namespace)
+            return obj if (obj.get("status") or {}).get("phase") == "ScaledToZero" else None
+
+        status = (await eventually(scaled_to_zero, within=60, what="phase ScaledToZero"))["status"]
+
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert downs == 1
+    assert "the gateway starts a replica on the next request" in ready["message"]
 
 
 async def test_a_request_in_flight_keeps_its_service_up_past_the_idle_period(
