@@ -669,7 +669,11 @@ def inference_pool_crd() -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": INFERENCE_POOL_CRD},
+        # A *.k8s.io group needs this annotation; the real CRD carries the approving pull request's URL.
+        "metadata": {
+            "name": INFERENCE_POOL_CRD,
+            "annotations": {"api-approved.kubernetes.io": "unapproved, stand-in for tests"},
+        },
         "spec": {
             "group": INFERENCE_POOLS.group,
             "names": {"kind": "InferencePool", "listKind": "InferencePoolList", "plural": "inferencepools"},
