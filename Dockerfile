@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The controller image. The same image runs `llmkube fetch` in the download Jobs the Model reconciler creates.
+# The controller image. The same image runs `llmkube fetch` in the download Jobs the Model reconciler creates,
+# and `llmkube-gateway` in the gateway Deployment (config/gateway).
 #
 # BASE_IMAGE is any Debian bookworm image with Python 3.11 (`python3`, its venv module) and ca-certificates. The
 # default is the public one; where no registry can be reached, `python -m hack.images build` passes a base it
@@ -23,7 +24,7 @@ RUN python3 -m venv /opt/llmkube \
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="llmkube" \
-      org.opencontainers.image.description="LLMKube controller and model fetcher" \
+      org.opencontainers.image.description="LLMKube controller, gateway and model fetcher" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /opt/llmkube /opt/llmkube
 ENV PATH=/opt/llmkube/bin:$PATH \

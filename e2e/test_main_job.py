@@ -59,6 +59,12 @@ def test_a_real_completion_came_back_through_the_service(summary: dict[str, Any]
     assert reached.port in [p["port"] for p in used["ports"]]
 
 
+def test_the_gateway_answered_too_and_its_url_is_reported(summary: dict[str, Any]) -> None:
+    gateway = summary["gateway"]
+    assert gateway["answer"].strip()
+    assert urlsplit(gateway["url"]).path == "/v1"
+
+
 def test_the_model_status_carries_the_real_digest_and_gguf_facts(summary: dict[str, Any]) -> None:
     model = summary["model"]
     assert model["phase"] == "Ready"

@@ -4,8 +4,9 @@ What runs, all on this machine and all real: the local control plane (etcd, kube
 scheduler, kwok fake nodes); the CRDs and RBAC from config/default; the LLMKube controller as a local process
 with its own ServiceAccount's token (so its RBAC is exercised exactly as in a cluster); a stand-in kubelet that
 runs the download Job's pod (`llmkube fetch`, as the `llmkube-fetch` ServiceAccount); the host agent running a
-real `llama-server` with SmolLM2-135M; and the `llmkube` CLI deploying the model and asking it a question
-through the Service's EndpointSlice.
+real `llama-server` with SmolLM2-135M; the gateway (`llmkube-gateway`) as a local process with its own
+ServiceAccount's token; and the `llmkube` CLI deploying the model and asking it a question through the
+Service's EndpointSlice, then once more through the gateway, whose URL the report prints.
 
 The model is served to the download Job from a local HTTP server, since this machine reaches no model hub; the
 Model names its sha256, so the download is verified.
@@ -34,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import yaml
 from aiohttp import web
@@ -54,6 +56,7 @@ NAMESPACE = "llmkube-demo"
 NAME = "smollm2-135m"
 SYSTEM_NAMESPACE = "llmkube-system"
 CONTROLLER_ACCOUNT = "llmkube-controller-manager"
+GATEWAY_ACCOUNT = "llmkube-gateway"
 FETCH_SELECTOR = "app.kubernetes.io/managed-by=llmkube,app.kubernetes.io/component=model-fetch"
 #: Download pods carry this node selector, which no fake node matches, so kwok leaves them to the stand-in kubelet.
 LOCAL_RUNNER_SELECTOR = "llmkube.dev/runner=local"
@@ -195,6 +198,21 @@ def service_slices(cluster: ClusterBase, service: str) -> list[dict[str, Any]]:
     ]
 
 
+async def wait_for_health(url: str, procs: Processes, *, within: float = 60.0) -> None:
+    """Until `url` answers 200 (a readiness endpoint); a process that exits meanwhile ends the wait at once."""
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while True:
+            procs.check_alive()
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer 200 within {within:g}s")
+            await anyio.sleep(0.2)
+
+
 def get_json(cluster: ClusterBase, kind: str) -> dict[str, Any]:
     out = cluster.kubectl("get", kind, NAME, "-n", NAMESPACE, "-o", "json").stdout
     parsed: dict[str, Any] = json.loads(out)
@@ -256,6 +274,23 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
             )  # fmt: skip
             say("host agent started (serves accelerator host/metal services with a native llama-server)")
 
+            gateway_config = service_account_kubeconfig(
+                cluster, namespace=SYSTEM_NAMESPACE, service_account=GATEWAY_ACCOUNT,
+                path=workdir / "gateway.kubeconfig",
+            )  # fmt: skip
+            gateway_port, gateway_health = free_port(), free_port()
+            procs.start(
+                "gateway",
+                [
+                    str(BIN / "llmkube-gateway"), "--kubeconfig", str(gateway_config), "--namespace", NAMESPACE,
+                    f"--bind-address=127.0.0.1:{gateway_port}",
+                    f"--health-bind-address=127.0.0.1:{gateway_health}", "--log-format=console",
+                ],
+            )  # fmt: skip
+            gateway_url = f"http://127.0.0.1:{gateway_port}"
+            await wait_for_health(f"http://127.0.0.1:{gateway_health}/readyz", procs)
+            say(f"gateway ready as ServiceAccount {GATEWAY_ACCOUNT}: {gateway_url}/v1")
+
             say(f"llmkube deploy {NAME} --accelerator host --source {url}")
             deployed, _ = await llmkube(
                 "deploy",
@@ -281,6 +316,11 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
                 "chat", NAME, "-m", args.question, "--max-tokens", "64", kubeconfig=cluster.kubeconfig
             )
             first_answer_s = time.monotonic() - _started
+            say(f"llmkube chat {NAME} --gateway {gateway_url} -m {args.question!r}")
+            gateway_answer, _ = await llmkube(
+                "chat", NAME, "--gateway", gateway_url, "-m", args.question, "--max-tokens", "64",
+                kubeconfig=cluster.kubeconfig,
+            )  # fmt: skip
             model, service = get_json(cluster, "model"), get_json(cluster, "inferenceservice")
             summary = {
                 "question": args.question,
@@ -289,6 +329,7 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
                 "route": chat_route(chat_notices),
                 "kubernetesService": resource_name(NAME),
                 "endpointSlices": service_slices(cluster, resource_name(NAME)),
+                "gateway": {"url": f"{gateway_url}/v1", "answer": gateway_answer.strip()},
                 "model": model.get("status", {}),
                 "service": service.get("status", {}),
                 "workdir": str(workdir),
@@ -300,7 +341,7 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
                 await anyio.sleep_forever()
             tg.cancel_scope.cancel()
     finally:
-        say("stopping the agent and the controller")
+        say("stopping the gateway, the agent and the controller")
         procs.stop_all()
     return summary
 
@@ -318,11 +359,13 @@ def report(summary: dict[str, Any]) -> None:
     reached = f"{route['url']} via {route['via']}" if route else "not reported by llmkube chat"
     print(f"Answered: from {reached} (Service {summary['kubernetesService']})")
     print(f"First answer after {summary['secondsToFirstAnswer']}s.")
+    print(f"Gateway:  {summary['gateway']['url']} (one OpenAI URL for every model; answered too)")
     print()
     print("Next steps (with --keep, in another shell):")
     print(f"  export KUBECONFIG={summary['kubeconfig']}")
     print(f"  llmkube status {NAME} -n {NAMESPACE}")
     print(f"  llmkube chat {NAME} -n {NAMESPACE}")
+    print(f"  llmkube chat {NAME} -n {NAMESPACE} --gateway {summary['gateway']['url'].removesuffix('/v1')}")
     print(f"  llmkube benchmark {NAME} --namespace {NAMESPACE} -n 5 --concurrency 1,2")
     print(f"  kubectl get llmkube -n {NAMESPACE}")
     print(flush=True)

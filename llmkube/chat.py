@@ -22,6 +22,8 @@ HELP = "Commands: /clear forgets the conversation, /exit (or Ctrl-D) leaves."
 
 @attrs.frozen(kw_only=True)
 class ChatSettings:
+    #: Sent as the request's `model`: what a gateway routes by.
+    model: str | None = None
     system: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
@@ -48,6 +50,7 @@ class Conversation:
         self._turns.append(ChatMessage(role="user", content=question))
         request = ChatRequest(
             messages=self.messages,
+            model=settings.model,
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             stream=True,

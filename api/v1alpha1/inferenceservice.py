@@ -14,7 +14,17 @@ from api.v1alpha1.model import API_VERSION
 ACCELERATORS = ("cpu", "nvidia", "amd", "metal", "host")
 #: Accelerators the host agent serves natively; the cluster gets no Deployment for them.
 HOST_ACCELERATORS = ("metal", "host")
-SERVICE_PHASES = ("Pending", "WaitingForModel", "Deploying", "WaitingForGPU", "Ready", "Failed")
+#: How long a scale-to-zero service may go without requests before the gateway scales it to 0.
+DEFAULT_IDLE_SECONDS = 300
+SERVICE_PHASES = (
+    "Pending",
+    "WaitingForModel",
+    "Deploying",
+    "WaitingForGPU",
+    "Ready",
+    "ScaledToZero",
+    "Failed",
+)
 
 #: Flags the operator owns: letting extraArgs set them would point the server at the wrong file or port.
 RESERVED_ARGS = ("--model", "-m", "--host", "--port")
@@ -113,6 +123,20 @@ class Autoscaling:
 
 
 @attrs.frozen(kw_only=True)
+class ScaleToZero:
+    """Opt-in idling at zero replicas; the gateway wakes the service on its first request and idles it again."""
+
+    idle_seconds: int = spec_field(
+        default=DEFAULT_IDLE_SECONDS,
+        description="Seconds without requests through the gateway before the service is scaled to 0. It is never "
+        "scaled down while a request is in flight or a replica is still loading.",
+        minimum=1,
+        maximum=604800,
+        schema_default=DEFAULT_IDLE_SECONDS,
+    )
+
+
+@attrs.frozen(kw_only=True)
 class Monitoring:
     enabled: bool = spec_field(
         default=False,
@@ -129,6 +153,12 @@ class InferenceServiceSpec:
             "|| (has(self.resources) && has(self.resources.cpu))",
             message="autoscaling on cpu needs resources.cpu: utilisation is measured against the CPU request",
             field_path=".autoscaling",
+        ),
+        Rule(
+            rule="!has(self.scaleToZero) || !has(self.autoscaling)",
+            message="scaleToZero and autoscaling exclude each other: the autoscaler scales the Deployment and "
+            "never sees the InferenceService at 0; remove one of them",
+            field_path=".scaleToZero",
         ),
     )
 
@@ -169,6 +199,11 @@ class InferenceServiceSpec:
     autoscaling: Autoscaling | None = spec_field(
         default=None, description="Horizontal autoscaling; replicas is then managed by the autoscaler."
     )
+    scale_to_zero: ScaleToZero | None = spec_field(
+        default=None,
+        description="Idle at 0 replicas when unused: the gateway (llmkube-gateway) holds the first request while "
+        "it scales the service to 1, and scales it back to 0 after idleSeconds without requests.",
+    )
     monitoring: Monitoring | None = spec_field(default=None, description="Prometheus Operator scraping.")
     tolerations: list[Toleration] | None = spec_field(
         default=None, description="Tolerations for the pods, merged with the GPU toleration for GPU services."
@@ -185,7 +220,7 @@ class InferenceServiceSpec:
 class InferenceServiceStatus:
     phase: str | None = spec_field(
         default=None,
-        description="Pending, WaitingForModel, Deploying, WaitingForGPU, Ready or Failed.",
+        description="Pending, WaitingForModel, Deploying, WaitingForGPU, Ready, ScaledToZero or Failed.",
         enum=list(SERVICE_PHASES),
     )
     conditions: list[Condition] | None = spec_field(

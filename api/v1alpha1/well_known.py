@@ -28,6 +28,10 @@ COMPONENT_FETCH = "model-fetch"
 COMPONENT_CACHE = "model-cache"
 COMPONENT_MONITORING = "monitoring"
 COMPONENT_GPU_MONITORING = "gpu-monitoring"
+#: The InferencePool published for a service where the Gateway API Inference Extension is installed.
+COMPONENT_INFERENCE_POOL = "inference-pool"
+#: The gateway's Deployment and Service (config/gateway), which `llmkube chat --gateway cluster` looks for.
+COMPONENT_GATEWAY = "gateway"
 
 # -- who writes what: field managers, also the `managed-by` value of the objects each one creates ---------------
 
@@ -42,6 +46,8 @@ FETCHER_MANAGER = "llmkube-fetch"
 REPLICAS_HANDOFF_MANAGER = "llmkube-replicas-handoff"
 #: The CLI: field manager of the Models and InferenceServices `llmkube deploy` applies.
 CLI_MANAGER = "llmkube-cli"
+#: The gateway: field manager of its scale writes and of the last-request annotation.
+GATEWAY_MANAGER = "llmkube-gateway"
 
 # -- labels in the API group ------------------------------------------------------------------------------------
 
@@ -72,6 +78,9 @@ HOST_ANNOTATION = "inference.llmkube.dev/host"
 #: The exact address to dial on the agent's EndpointSlice, which may be loopback where the slice itself must
 #: name something else; `llmkube chat` prefers it.
 ADDRESS_ANNOTATION = "inference.llmkube.dev/address"
+#: When a gateway replica last saw a request for an InferenceService (RFC 3339 with milliseconds); every
+#: replica reads it before scaling the service to zero, so traffic seen by one keeps the others from it.
+LAST_REQUEST_ANNOTATION = "inference.llmkube.dev/last-request-time"
 
 # -- field paths ------------------------------------------------------------------------------------------------
 

@@ -128,6 +128,7 @@ def desired_deployment(
         raise ValueError(f"Model '{object_name(model)}' has no cacheKey yet; wait for it to be Ready")
     shape = serving_shape(spec, model.spec, status.gguf)
     args = llama_server_args(
+        alias=name,
         spec=spec,
         model=model.spec,
         gguf=status.gguf,

@@ -6,6 +6,9 @@ phase and the four conditions:
 - `ModelReady`: the Model's state, with the Model's own failure reason when it failed.
 - `Ready`: serving capacity, `readyReplicas >= replicas` of the Deployment; `replicas: 0` is a valid, Ready
   scale-to-zero. While not Ready its reason names the cause (WaitingForModel, InsufficientGPU, CrashLoop, ...).
+  At zero replicas the phase is `ScaledToZero`, not `Ready`: nothing answers a request sent straight to the
+  Service, and the message says whether the gateway starts a replica on the next request (`spec.scaleToZero`)
+  or someone has to scale it up.
 - `Progressing`: a rollout (or the model download the service waits for) is under way.
 - `Degraded`: something needs attention: ModelFailed, InsufficientGPU, Unschedulable, CrashLoop,
   ImagePullBackOff, ProgressDeadlineExceeded, InvalidSpec (see controller.builders.serving_problems). It can be
@@ -151,11 +154,13 @@ def service_verdict(
     served_by_host: bool = False,
     host_serving: ObjectView | None = None,
     desired_replicas: int = 1,
+    wakes_on_request: bool = False,
 ) -> ServiceVerdict:
     """Phase and conditions of an InferenceService; `pods` are its own pods (by selector labels).
 
     For a host-served service, `host_serving` is the HostServing condition the agent writes (None until an
-    agent picks the service up) and `desired_replicas` its spec.replicas.
+    agent picks the service up) and `desired_replicas` its spec.replicas. `wakes_on_request`: the service sets
+    spec.scaleToZero, so at zero the gateway scales it up on the next request.
     """
     model_condition = _model_condition(model_name, model)
     if model_condition.status != "True":
@@ -183,7 +188,7 @@ def service_verdict(
             ),
         )
     if served_by_host:
-        return _host_verdict(model_condition, host_serving, desired_replicas)
+        return _host_verdict(model_condition, host_serving, desired_replicas, wakes_on_request)
     if deployment is None:
         return ServiceVerdict(
             phase="Deploying",
@@ -194,7 +199,19 @@ def service_verdict(
                 degraded=("False", AS_EXPECTED, ""),
             ),
         )
-    return _deployment_verdict(model_condition, deployment, pods)
+    return _deployment_verdict(model_condition, deployment, pods, wakes_on_request)
+
+
+def scaled_to_zero_message(*, wakes_on_request: bool, stopping: int = 0) -> str:
+    """What a service at zero replicas tells its user: who brings it back, and what is still going away."""
+    message = (
+        "scaled to zero: the gateway starts a replica on the next request (spec.scaleToZero)"
+        if wakes_on_request
+        else "spec.replicas is 0: no server runs; scale it up to serve"
+    )
+    if stopping:
+        message += f"; {stopping} pod(s) still stopping"
+    return message
 
 
 #: Reasons of the agent's HostServing condition that need someone to look (the rest only need time).
@@ -232,14 +249,14 @@ def _host_state(
 
 
 def _host_verdict(
-    model_condition: DesiredCondition, host: ObjectView | None, desired_replicas: int
+    model_condition: DesiredCondition, host: ObjectView | None, desired_replicas: int, wakes_on_request: bool
 ) -> ServiceVerdict:
     """A host-served service runs one llama-server on the agent's host, or none when scaled to zero."""
     if desired_replicas == 0:
         return _host_state(
             model_condition,
-            phase="Ready",
-            ready=("True", "ScaledToZero", "spec.replicas is 0: no server runs"),
+            phase="ScaledToZero",
+            ready=("True", "ScaledToZero", scaled_to_zero_message(wakes_on_request=wakes_on_request)),
             progressing=("False", "ScaledToZero", ""),
             servers=(0, 0),
         )
@@ -285,7 +302,10 @@ def _host_verdict(
 
 
 def _deployment_verdict(
-    model_condition: DesiredCondition, deployment: ObjectView, pods: Sequence[ObjectView]
+    model_condition: DesiredCondition,
+    deployment: ObjectView,
+    pods: Sequence[ObjectView],
+    wakes_on_request: bool,
 ) -> ServiceVerdict:
     spec = deployment.get("spec", {})
     status = status_of(deployment)
@@ -310,9 +330,11 @@ def _deployment_verdict(
     counts = f"{ready_count}/{desired} replicas ready"
     progressing = ("False", "RolloutComplete", counts) if rolled_out else ("True", "RollingOut", counts)
 
-    if ready_count >= desired:
-        reason = "ScaledToZero" if desired == 0 else "ReplicasReady"
-        phase, ready = "Ready", ("True", reason, counts)
+    if desired == 0:
+        message = scaled_to_zero_message(wakes_on_request=wakes_on_request, stopping=current)
+        phase, ready = "ScaledToZero", ("True", "ScaledToZero", message)
+    elif ready_count >= desired:
+        phase, ready = "Ready", ("True", "ReplicasReady", counts)
     elif first is not None:
         phase, ready = first.phase, ("False", first.reason, first.message)
     else:

@@ -10,6 +10,8 @@ Defaults come from measurements with llama.cpp b11434 on an H100 (3B- and 8B-sha
 - Saving idle slots to the host prompt cache cost 30-160 ms per new request, and that cache may grow to 8 GiB of
   host memory by default, which a pod's memory limit would not survive; `--cache-ram 0` turns it off.
 - Flash attention is already on ("auto") in this build, so it is not passed.
+- `--alias <service name>`: without it, `/v1/models` and the `model` field of every answer show the file path
+  (`/models/<key>/model.gguf`); with it they carry the name users deployed, which the gateway also routes by.
 
 Every flag the operator chooses beyond the required ones lives in `TUNING_FLAGS`, so checking them against a new
 llama.cpp build means reading one line. extraArgs come last: llama.cpp lets the last occurrence of a flag win, so
@@ -76,11 +78,16 @@ def even_tensor_split(count: int) -> str | None:
     return ",".join(["1"] * count) if count > 1 else None
 
 
+def parallel_slots(spec: InferenceServiceSpec, *, gpus: int) -> int:
+    """Requests one server runs at once (`--parallel`): what the gateway admits per ready replica."""
+    return spec.parallel_slots or (DEFAULT_GPU_SLOTS if gpus > 0 else DEFAULT_CPU_SLOTS)
+
+
 def serving_shape(
     spec: InferenceServiceSpec, model: ModelSpec | None, gguf: GGUFInfo | None = None
 ) -> ServingShape:
     gpus = gpu_count(spec, model)
-    slots = spec.parallel_slots or (DEFAULT_GPU_SLOTS if gpus > 0 else DEFAULT_CPU_SLOTS)
+    slots = parallel_slots(spec, gpus=gpus)
     if spec.context_size is not None:
         context = spec.context_size
     else:
@@ -119,6 +126,7 @@ def validated_extra_args(extra_args: Sequence[str] | None) -> list[str]:
 
 def llama_server_args(
     *,
+    alias: str,
     spec: InferenceServiceSpec,
     model: ModelSpec | None,
     model_path: str,
@@ -126,12 +134,15 @@ def llama_server_args(
     host: str = "0.0.0.0",
     port: int | None = None,
 ) -> list[str]:
-    """Arguments for llama-server serving `model_path` as `spec` asks; raises ReservedArgumentError."""
+    """Arguments for llama-server serving `model_path` as `spec` asks, named `alias` (the InferenceService's
+    name); raises ReservedArgumentError."""
     extra = validated_extra_args(spec.extra_args)
     shape = serving_shape(spec, model, gguf)
     args = [
         "--model",
         model_path,
+        "--alias",
+        alias,
         "--host",
         host,
         "--port",

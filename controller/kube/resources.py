@@ -117,6 +117,13 @@ SERVICE_MONITORS = Resource(
     kind="ServiceMonitor",
     namespaced=True,
 )
+INFERENCE_POOLS = Resource(
+    group="inference.networking.k8s.io",
+    version="v1",
+    plural="inferencepools",
+    kind="InferencePool",
+    namespaced=True,
+)
 MODELS = Resource(
     group="inference.llmkube.dev", version="v1alpha1", plural="models", kind="Model", namespaced=True
 )
@@ -153,6 +160,7 @@ KNOWN: tuple[Resource, ...] = (
     STORAGE_CLASSES,
     CUSTOM_RESOURCE_DEFINITIONS,
     SERVICE_MONITORS,
+    INFERENCE_POOLS,
     MODELS,
     INFERENCE_SERVICES,
 )

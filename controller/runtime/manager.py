@@ -93,7 +93,7 @@ class Manager:
             host=self.options.health_host, port=self.options.health_port, registry=registry
         )
         self.health.add_readiness_check("informers", self._informers_ready)
-        self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self._informers: dict[tuple[Resource, str | None, str | None, str | None], Informer] = {}
         self._leader_runnables: list[Runnable] = []
         self._runnables: list[Runnable] = []
         self._elector: LeaderElector | None = None
@@ -118,15 +118,17 @@ class Manager:
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         transform: Transform | None = None,
         **options: Any,
     ) -> Informer:
-        """The shared informer for (resource, namespace, selector), created on first use.
+        """The shared informer for (resource, namespace, selectors), created on first use.
 
-        Every user of a shared informer must ask for the same `transform`: a cache trimmed for one controller
-        would silently lack what another one reads.
+        The field selector is part of the key: two informers on one CRD each (by `metadata.name`) cache
+        different objects and must not be handed out as one. Every user of a shared informer must ask for the
+        same `transform`: a cache trimmed for one controller would silently lack what another one reads.
         """
-        key = (resource, namespace, label_selector)
+        key = (resource, namespace, label_selector, field_selector)
         found = self._informers.get(key)
         if found is None:
             found = Informer(
@@ -134,6 +136,7 @@ class Manager:
                 resource,
                 namespace=namespace,
                 label_selector=label_selector,
+                field_selector=field_selector,
                 transform=transform,
                 **options,
             )

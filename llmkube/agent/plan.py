@@ -16,6 +16,7 @@ from typing import Any
 from api.v1alpha1.gguf import GGUFInfo
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.model import Model
+from controller.builders.labels import object_name
 from controller.builders.llama_args import ReservedArgumentError, llama_server_args
 from llmkube.agent.model_fetch import fetch_plan
 from llmkube.agent.options import AgentOptions
@@ -40,7 +41,13 @@ def is_ours(isvc: Mapping[str, Any], options: AgentOptions) -> bool:
 def server_arguments(isvc: InferenceService, model: Model, *, bind_address: str) -> ArgumentsFor:
     def arguments(model_path: str, gguf: GGUFInfo | None, port: int) -> list[str]:
         return llama_server_args(
-            spec=isvc.spec, model=model.spec, model_path=model_path, gguf=gguf, host=bind_address, port=port
+            alias=object_name(isvc),
+            spec=isvc.spec,
+            model=model.spec,
+            model_path=model_path,
+            gguf=gguf,
+            host=bind_address,
+            port=port,
         )
 
     return arguments

@@ -34,6 +34,7 @@ class BenchmarkPlan:
     concurrency: tuple[int, ...]
     temperature: float = 0.7
     prompt_cache: bool = True  # False asks llama.cpp to process the whole prompt on every request
+    model: str | None = None  # the request's `model`, which a gateway routes by
 
     def __attrs_post_init__(self) -> None:
         if self.iterations < 1 or self.warmup < 0 or self.max_tokens < 1:
@@ -44,6 +45,7 @@ class BenchmarkPlan:
     def request(self) -> ChatRequest:
         return ChatRequest(
             messages=(ChatMessage(role="user", content=self.prompt),),
+            model=self.model,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
             stream=True,

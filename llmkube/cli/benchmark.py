@@ -21,7 +21,14 @@ from llmkube.benchmark import (
 )
 from llmkube.cli.endpoint import EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import CliUsageError, reported_errors, stderr_console
-from llmkube.cli.options import EndpointOverride, Kubeconfig, KubeContext, NamespaceLongOnly, ServiceName
+from llmkube.cli.options import (
+    EndpointOverride,
+    GatewayOption,
+    Kubeconfig,
+    KubeContext,
+    NamespaceLongOnly,
+    ServiceName,
+)
 from llmkube.cli.state import state_of
 from llmkube.inference import open_chat_client
 
@@ -64,13 +71,14 @@ async def _benchmark(
     plan: BenchmarkPlan,
     service: ServiceRef | None,
     override: str | None,
+    gateway: str | None,
     resolver: EndpointResolver,
     timeout_s: float,
     quiet: bool,
 ) -> BenchmarkReport:
     console = stderr_console()
     async with (
-        open_endpoint(service, override=override, resolver=resolver) as endpoint,
+        open_endpoint(service, override=override, resolver=resolver, gateway=gateway) as endpoint,
         open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
     ):
         if not quiet:
@@ -94,6 +102,7 @@ def benchmark(
     ctx: typer.Context,
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
+    gateway: GatewayOption = None,
     iterations: Annotated[
         int,
         typer.Option(
@@ -162,6 +171,7 @@ def benchmark(
             concurrency=parse_concurrency(concurrency),
             temperature=temperature,
             prompt_cache=prompt_cache,
+            model=name,
         )
         service = (
             ServiceRef(name=name, namespace=namespace, context=context, kubeconfig=kubeconfig)
@@ -173,6 +183,7 @@ def benchmark(
                 plan=plan,
                 service=service,
                 override=endpoint,
+                gateway=gateway,
                 resolver=state_of(ctx).resolver,
                 timeout_s=timeout,
                 quiet=quiet,

@@ -11,7 +11,14 @@ import typer
 from llmkube.chat import ChatSettings, Conversation, chat_loop, read_terminal_line
 from llmkube.cli.endpoint import Endpoint, EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import reported_errors, stderr_console
-from llmkube.cli.options import EndpointOverride, Kubeconfig, KubeContext, Namespace, ServiceName
+from llmkube.cli.options import (
+    EndpointOverride,
+    GatewayOption,
+    Kubeconfig,
+    KubeContext,
+    Namespace,
+    ServiceName,
+)
 from llmkube.cli.state import state_of
 from llmkube.inference import Completion, open_chat_client
 
@@ -42,6 +49,7 @@ async def _chat(
     *,
     service: ServiceRef | None,
     override: str | None,
+    gateway: str | None,
     resolver: EndpointResolver,
     settings: ChatSettings,
     message: str | None,
@@ -49,12 +57,12 @@ async def _chat(
     stats: bool,
 ) -> None:
     async with (
-        open_endpoint(service, override=override, resolver=resolver) as endpoint,
+        open_endpoint(service, override=override, resolver=resolver, gateway=gateway) as endpoint,
         open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
     ):
-        if service is not None and override is None:
-            # Found in the cluster: say which route was taken (EndpointSlice, NodePort, port-forward), on
-            # stderr so that stdout stays the answer alone.
+        if service is not None and override is None and endpoint.via != "--gateway":
+            # Found in the cluster: say which route was taken (EndpointSlice, NodePort, port-forward, the
+            # gateway), on stderr so that stdout stays the answer alone.
             _notice(_route_line(endpoint))
         if message is None:
             await chat_loop(
@@ -73,6 +81,7 @@ def chat(
     ctx: typer.Context,
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
+    gateway: GatewayOption = None,
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="ask this one question, print the answer and exit")
     ] = None,
@@ -102,11 +111,12 @@ def chat(
             if name
             else None
         )
-        settings = ChatSettings(system=system, max_tokens=max_tokens, temperature=temperature)
+        settings = ChatSettings(model=name, system=system, max_tokens=max_tokens, temperature=temperature)
         anyio.run(
             lambda: _chat(
                 service=service,
                 override=endpoint,
+                gateway=gateway,
                 resolver=state_of(ctx).resolver,
                 settings=settings,
                 message=message,

@@ -1,5 +1,5 @@
-"""Where chat and benchmark send their requests: an explicit `--endpoint`, or an InferenceService found in the
-cluster.
+"""Where chat and benchmark send their requests: an explicit `--endpoint`, an LLMKube gateway (`--gateway URL`,
+or `--gateway cluster` to find it), or an InferenceService found in the cluster.
 
 Reaching a service is a resource with a lifetime (a port-forward must stay open while requests run and close
 afterwards), so a resolver returns an async context manager that yields the endpoint. `--endpoint` needs no
@@ -37,8 +37,14 @@ class Endpoint:
     via: str  # how it is reached, for messages: "--endpoint", "port-forward to pod/llama-0", ...
 
 
+#: `--gateway cluster`: find the gateway Service in the cluster instead of naming its URL.
+FIND_GATEWAY_IN_CLUSTER = "cluster"
+
+
 class EndpointResolver(Protocol):
     def open(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]: ...
+
+    def open_gateway(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]: ...
 
 
 class EndpointNotFound(CliError):
@@ -46,13 +52,25 @@ class EndpointNotFound(CliError):
 
 
 @contextlib.asynccontextmanager
-async def _explicit(url: str) -> AsyncIterator[Endpoint]:
-    yield Endpoint(url=normalize_base_url(url), via="--endpoint")
+async def _explicit(url: str, *, via: str = "--endpoint") -> AsyncIterator[Endpoint]:
+    yield Endpoint(url=normalize_base_url(url), via=via)
 
 
 def open_endpoint(
-    service: ServiceRef | None, *, override: str | None, resolver: EndpointResolver
+    service: ServiceRef | None,
+    *,
+    override: str | None,
+    resolver: EndpointResolver,
+    gateway: str | None = None,
 ) -> AbstractAsyncContextManager[Endpoint]:
+    if gateway:
+        if override:
+            raise CliUsageError("give --endpoint or --gateway, not both")
+        if service is None:
+            raise CliUsageError("--gateway needs the NAME of the InferenceService to ask the gateway for")
+        if gateway == FIND_GATEWAY_IN_CLUSTER:
+            return resolver.open_gateway(service)
+        return _explicit(gateway, via="--gateway")
     if override:
         return _explicit(override)
     if service is None:

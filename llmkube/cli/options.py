@@ -52,6 +52,15 @@ EndpointOverride = Annotated[
         "the InferenceService in the cluster",
     ),
 ]
+GatewayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--gateway",
+        metavar="URL",
+        help="go through an LLMKube gateway at this URL, asking for NAME as the model; 'cluster' finds the "
+        "gateway installed in the cluster",
+    ),
+]
 ServiceName = Annotated[
     str | None,
     typer.Argument(

@@ -21,6 +21,14 @@ class _ClusterLookup:
 
         return ClusterEndpointResolver().open(service)
 
+    def open_gateway(self, service: ServiceRef) -> AbstractAsyncContextManager[Endpoint]:
+        from llmkube.cli.cluster import ClusterTarget
+        from llmkube.cli.gateway import open_cluster_gateway
+
+        return open_cluster_gateway(
+            ClusterTarget(kubeconfig=service.kubeconfig, context=service.context, namespace=service.namespace)
+        )
+
 
 def cluster_resolver() -> EndpointResolver:
     """The resolver used when no --endpoint is given: the one place the cluster lookup plugs in."""

@@ -70,7 +70,8 @@ def verdict(model: Model | None, isvc: InferenceService | None) -> Verdict:
     current = status.observed_generation is None or status.observed_generation >= (
         isvc.metadata.generation or 0
     )
-    if status.phase == "Ready" and current:
+    # At zero replicas the service is where its spec wants it: there is nothing more to wait for.
+    if status.phase in ("Ready", "ScaledToZero") and current:
         return Verdict(outcome=Outcome.ready)
     return Verdict(outcome=Outcome.waiting)
 

@@ -19,6 +19,8 @@ class ChatMessage:
 @attrs.frozen(kw_only=True)
 class ChatRequest:
     messages: tuple[ChatMessage, ...]
+    #: The served model's name; a gateway routes by it (a single llama-server ignores it).
+    model: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = True
@@ -27,6 +29,8 @@ class ChatRequest:
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"messages": [{"role": m.role, "content": m.content} for m in self.messages]}
+        if self.model is not None:
+            body["model"] = self.model
         if self.max_tokens is not None:
             body["max_tokens"] = self.max_tokens
         if self.temperature is not None:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted(p for p in (REPO / "config" / "samples").glob("*.yaml") if p.name != "kustomization.yaml")
 API_VERSION = "inference.llmkube.dev/v1alpha1"
 CONTROLLER_ACCOUNT = "system:serviceaccount:llmkube-system:llmkube-controller-manager"
+GATEWAY_ACCOUNT = "system:serviceaccount:llmkube-system:llmkube-gateway"
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,28 @@ def test_service_overriding_the_port_through_extra_args_is_rejected(
     assert "may not set --model, --host or --port" in stderr
 
 
+def test_service_with_scale_to_zero_and_autoscaling_is_rejected(crds: ClusterBase, namespace: str) -> None:
+    manifest = inference_service(
+        "both-scalers",
+        scaleToZero={"idleSeconds": 60},
+        autoscaling={"maxReplicas": 3, "metric": "requestsDeferred"},
+    )
+
+    status, stderr = create(crds, namespace, manifest)
+
+    assert status != 0
+    assert "spec.scaleToZero" in stderr
+    assert "scaleToZero and autoscaling exclude each other" in stderr
+
+
+def test_scale_to_zero_defaults_its_idle_period(crds: ClusterBase, namespace: str) -> None:
+    status, stderr = create(crds, namespace, inference_service("idles", replicas=0, scaleToZero={}))
+    stored = json.loads(crds.kubectl("get", "-n", namespace, "isvc", "idles", "-o", "json").stdout)
+
+    assert status == 0, stderr
+    assert stored["spec"]["scaleToZero"] == {"idleSeconds": 300}
+
+
 def test_model_url_not_ending_in_gguf_is_rejected(crds: ClusterBase, namespace: str) -> None:
     manifest = model("not-gguf")
     manifest["spec"]["source"] = {"url": "https://example.com/model.bin"}
@@ -171,3 +194,34 @@ def test_controller_account_may_create_the_fetch_identity(local_cluster: Cluster
             input_text=json.dumps(manifest),
         )
         assert result.returncode == 0, f"{manifest['kind']}: {result.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("verb", "resource", "allowed"),
+    [
+        ("patch", "inferenceservices/scale", True),
+        ("patch", "inferenceservices", True),
+        ("watch", "endpointslices.discovery.k8s.io", True),
+        ("update", "inferenceservices", False),
+        ("delete", "inferenceservices", False),
+        ("get", "secrets", False),
+    ],
+)
+def test_the_gateway_account_may_do_exactly_what_the_gateway_does(
+    local_cluster: ClusterBase, namespace: str, verb: str, resource: str, allowed: bool
+) -> None:
+    local_cluster.kubectl("apply", "-k", str(REPO / "config" / "default"))
+
+    def answer(verb: str, resource: str) -> str:
+        result = local_cluster.kubectl(
+            "auth", "can-i", verb, resource, f"--as={GATEWAY_ACCOUNT}", "-n", namespace, check=False
+        )
+        return result.stdout.strip()
+
+    # The authorizer learns of a new binding a moment after it is written; a "no" means something only after.
+    wait_until(
+        lambda: answer("patch", "inferenceservices/scale") == "yes",
+        what="the gateway's RBAC to take effect",
+        timeout_seconds=30,
+    )
+    assert answer(verb, resource) == ("yes" if allowed else "no")

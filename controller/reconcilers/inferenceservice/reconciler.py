@@ -32,6 +32,7 @@ from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import HOST_SERVING
 from controller.builders.autoscaling import desired_autoscaler
 from controller.builders.deployment import desired_deployment
+from controller.builders.inference_pool import desired_inference_pool
 from controller.builders.inferenceservice_status import Placement, invalid_spec_verdict, service_verdict
 from controller.builders.labels import label_value, object_name, selector_string
 from controller.builders.llama_args import ReservedArgumentError, serving_shape
@@ -49,7 +50,7 @@ from controller.runtime.store import Store
 
 log = structlog.get_logger(__name__)
 
-#: How soon to look again while the ServiceMonitor cache fills after the CRD appeared.
+#: How soon to look again while the ServiceMonitor or InferencePool cache fills after its CRD appeared.
 MONITOR_CACHE_RETRY_SECONDS = 1.0
 
 
@@ -135,6 +136,10 @@ class InferenceServiceReconciler:
             )
         )
 
+        pool_settled = await self._writes.apply_inference_pool(
+            isvc=isvc, owner=obj, pool=desired_inference_pool(isvc) if serving else None
+        )
+
         pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(object_name(isvc))}")
         verdict = service_verdict(
             model_name=isvc.spec.model_ref.name,
@@ -144,6 +149,7 @@ class InferenceServiceReconciler:
             served_by_host=served_by_host,
             host_serving=condition_of(obj, HOST_SERVING),
             desired_replicas=isvc.spec.replicas,
+            wakes_on_request=isvc.spec.scale_to_zero is not None,
         )
         placement = Placement(
             selector=placement.selector,
@@ -153,7 +159,8 @@ class InferenceServiceReconciler:
         )
         extra = (monitoring,) if monitoring is not None else ()
         await self._writes.write_status(obj, verdict, placement, now=self._now(), extra_conditions=extra)
-        return Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS) if monitors.pending else Result()
+        settled = pool_settled and not monitors.pending
+        return Result() if settled else Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS)
 
     def _model(self, isvc: InferenceService) -> Model | None:
         namespace = isvc.metadata.namespace or ""

@@ -111,6 +111,15 @@ def monitoring_services(services: Store) -> ObjectMapper:
     return map_crd
 
 
+def every_service(services: Store) -> ObjectMapper:
+    """Every service: what a newly installed InferencePool CRD concerns (each one served by pods gets a pool)."""
+
+    def map_crd(_crd: ObjectView) -> list[Request]:
+        return [request_for(svc) for svc in services.list()]
+
+    return map_crd
+
+
 @attrs.frozen
 class SpecOrHostServingChanged:
     """Passes updates that change the spec or the host agent's `HostServing` condition."""

@@ -3,10 +3,12 @@
 What wakes a service (see `watch` for the mappings):
 
 - its own spec changes, and the host agent's `HostServing` condition;
-- its Deployment, Service and HPA (owner reference), and its ServiceMonitors once that CRD exists;
+- its Deployment, Service and HPA (owner reference), and its ServiceMonitors and InferencePool once those
+  CRDs exist;
 - its pods (scheduling failures, crash loops), by the service label of the pod template;
 - its Model, through the `modelRef` index, so a Model becoming Ready moves waiting services on;
-- the ServiceMonitor CRD appearing, for services that asked for monitoring.
+- the ServiceMonitor CRD appearing, for services that asked for monitoring; the InferencePool CRD appearing,
+  for every service.
 
 Child informers are filtered to objects labelled as ours (`managed-by=llmkube`, component inference-server),
 so the controller does not cache every Deployment and pod of the cluster.
@@ -26,6 +28,7 @@ from controller.kube.resources import (
     CUSTOM_RESOURCE_DEFINITIONS,
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
+    INFERENCE_POOLS,
     INFERENCE_SERVICES,
     MODELS,
     PODS,
@@ -33,7 +36,11 @@ from controller.kube.resources import (
 )
 from controller.reconcilers.apply import Applier
 from controller.reconcilers.cached_fields import cached_informer
-from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD, ServiceMonitorCache
+from controller.reconcilers.inferenceservice.crd_gated import (
+    INFERENCE_POOL_CRD,
+    SERVICE_MONITOR_CRD,
+    CrdGatedCache,
+)
 from controller.reconcilers.inferenceservice.reconciler import InferenceServiceReconciler, utc_now
 from controller.reconcilers.inferenceservice.watch import (
     BY_MODEL_REF,
@@ -41,6 +48,7 @@ from controller.reconcilers.inferenceservice.watch import (
     MONITORS_BY_OWNER,
     PODS_BY_SERVICE,
     SpecOrHostServingChanged,
+    every_service,
     model_ref_index,
     monitor_owner_index,
     monitoring_services,
@@ -97,13 +105,25 @@ def setup_inferenceservice_controller(
     crds = cached_informer(
         mgr, CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}"
     )
-    monitors = ServiceMonitorCache(
+    monitors = CrdGatedCache(
         mgr.client,
         crds=crds,
         namespaces=[None] if namespace is None else [namespace, config.dcgm_namespace],
         label_selector=MANAGED_SELECTOR,
         indexers={MONITORS_BY_OWNER: monitor_owner_index},
         crd_name=SERVICE_MONITOR_CRD,
+    )
+    pool_crds = cached_informer(
+        mgr, CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={INFERENCE_POOL_CRD}"
+    )
+    pools = CrdGatedCache(
+        mgr.client,
+        crds=pool_crds,
+        namespaces=[namespace],
+        label_selector=MANAGED_SELECTOR,
+        indexers={},
+        resource=INFERENCE_POOLS,
+        crd_name=INFERENCE_POOL_CRD,
     )
 
     writes = ServiceWrites(
@@ -113,6 +133,7 @@ def setup_inferenceservice_controller(
             services=k8s_services.store,
             autoscalers=autoscalers.store,
             monitors=monitors,
+            pools=pools,
         ),
         recorder=recorder,
     )
@@ -133,10 +154,13 @@ def setup_inferenceservice_controller(
         .watches(models, services_of_model(services.store))
         .watches(pods, service_of_pod(services.store))
         .watches(crds, monitoring_services(services.store))
+        .watches(pool_crds, every_service(services.store))
     )
     monitors.add_event_handler(enqueue_owner("InferenceService", GROUP).handler(controller.queue))
     monitors.add_event_handler(enqueue_mapped(owner_of_dcgm_monitor).handler(controller.queue))
     mgr.add(monitors, needs_leader=False)
+    pools.add_event_handler(enqueue_owner("InferenceService", GROUP).handler(controller.queue))
+    mgr.add(pools, needs_leader=False)
     mgr.add(controller)
     register_service_metrics(phases=SERVICE_PHASES, services=services.store.list, registry=mgr.registry)
     register_inferenceservice_status(services.store.list, mgr.registry)

@@ -11,6 +11,9 @@ Two situations are not retried, because retrying cannot fix them: a child name a
 controller (two services whose names sanitise to the same DNS label), and a body the API server rejects as
 invalid. Both surface as `ChildRejected`, which the reconciler reports as InvalidSpec.
 
+The InferencePool is written only where its CRD exists, like the ServiceMonitors, and needs no condition: a
+cluster without the Gateway API Inference Extension has no use for it.
+
 The DCGM monitor lives in the exporter's namespace, so it cannot have an owner reference; it is found by its
 owner annotation and deleted explicitly (see controller.builders.monitoring).
 
@@ -45,12 +48,13 @@ from controller.kube import EventRecorder, Invalid, NotFound, Resource
 from controller.kube.resources import (
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
+    INFERENCE_POOLS,
     INFERENCE_SERVICES,
     SERVICE_MONITORS,
     SERVICES,
 )
 from controller.reconcilers.apply import Applier, needs_apply
-from controller.reconcilers.inferenceservice.monitors import ABSENT, PENDING, ServiceMonitorCache
+from controller.reconcilers.inferenceservice.crd_gated import ABSENT, PENDING, CrdGatedCache
 from controller.reconcilers.inferenceservice.watch import MONITORS_BY_OWNER
 from controller.runtime.store import Store
 
@@ -66,7 +70,8 @@ class OwnedCaches:
     deployments: Store
     services: Store
     autoscalers: Store
-    monitors: ServiceMonitorCache
+    monitors: CrdGatedCache
+    pools: CrdGatedCache
 
 
 @attrs.frozen(kw_only=True)
@@ -236,6 +241,24 @@ class ServiceWrites:
         if change.event is not None:
             event = change.event
             await self._recorder.record(obj, type=event.type, reason=event.reason, message=event.message)
+
+    # -- routing ----------------------------------------------------------------------------------------------
+
+    async def apply_inference_pool(
+        self, *, isvc: InferenceService, owner: Object, pool: Object | None
+    ) -> bool:
+        """The service's InferencePool where the CRD exists (None deletes ours); False while the cache fills."""
+        pools = self._caches.pools
+        if pools.state == ABSENT:
+            return True
+        if pools.state == PENDING:
+            return False
+        current = pools.get(namespace=object_namespace(isvc), name=resource_name(object_name(isvc)))
+        if pool is not None:
+            await self._write(INFERENCE_POOLS, pool, current, isvc=isvc, owner=owner)
+        elif current is not None and self._owned(current, isvc):
+            await self._delete(INFERENCE_POOLS, current, owner=owner)
+        return True
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from controller.kube import KubeClient, NotFound, Resource, user_agent
 from controller.kube.resources import (
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
+    INFERENCE_POOLS,
     INFERENCE_SERVICES,
     MODELS,
     NAMESPACES,
@@ -36,7 +37,7 @@ from controller.kube.resources import (
     SERVICES,
 )
 from controller.reconcilers.inferenceservice import wiring as isvc_wiring
-from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD
+from controller.reconcilers.inferenceservice.crd_gated import INFERENCE_POOL_CRD, SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.events import event_reasons
@@ -359,14 +360,16 @@ async def test_kubectl_scale_works_through_the_scale_subresource(
     assert scaled["status"]["replicas"] == 3
 
 
-async def test_scaling_to_zero_is_ready(kube: KubeClient, namespace: str, kubeconfig: Path) -> None:
+async def test_scaling_to_zero_says_scaled_to_zero(
+    kube: KubeClient, namespace: str, kubeconfig: Path
+) -> None:
     async with running_controller(kubeconfig, namespace=namespace):
         await ready_service(kube, namespace)
         await patch_spec(kube, namespace, "chat", {"replicas": 0})
         zero = await wait_for(
             getter(kube, INFERENCE_SERVICES, "chat", namespace),
-            lambda o: o["status"].get("replicas") == 0 and phase_is("Ready")(o),
-            what="Ready at zero",
+            lambda o: o["status"].get("replicas") == 0 and phase_is("ScaledToZero")(o),
+            what="ScaledToZero at zero",
         )
     assert condition(zero, "Ready")["reason"] == "ScaledToZero"
 
@@ -625,6 +628,101 @@ async def test_a_dcgm_monitor_left_by_a_service_deleted_while_the_controller_was
     assert await dcgm()
     async with running_controller(kubeconfig, namespace=namespace):
         await wait_gone(dcgm, what="orphaned DCGM monitor swept")
+
+
+# -- InferencePool ------------------------------------------------------------------------------------------
+
+
+def inference_pool_crd() -> dict[str, Any]:
+    """A stand-in for the Gateway API Inference Extension's InferencePool CRD: the same names, version and
+    required spec fields, with a loose schema. The real CRD ships in a Go module the module proxy reachable from
+    here does not serve, and nothing here runs an Endpoint Picker that would read the rest."""
+    port = {"type": "object", "properties": {"number": {"type": "integer", "minimum": 1, "maximum": 65535}}}
+    spec = {
+        "type": "object",
+        "required": ["selector", "targetPorts"],
+        "properties": {
+            "selector": {
+                "type": "object",
+                "properties": {
+                    "matchLabels": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "minProperties": 1,
+                    }
+                },
+            },
+            "targetPorts": {"type": "array", "minItems": 1, "maxItems": 8, "items": port},
+            "endpointPickerRef": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {
+                    "group": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "name": {"type": "string"},
+                    "port": port,
+                    "failureMode": {"type": "string", "enum": ["FailOpen", "FailClose"]},
+                },
+            },
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        # A *.k8s.io group needs this annotation; the real CRD carries the approving pull request's URL.
+        "metadata": {
+            "name": INFERENCE_POOL_CRD,
+            "annotations": {"api-approved.kubernetes.io": "unapproved, stand-in for tests"},
+        },
+        "spec": {
+            "group": INFERENCE_POOLS.group,
+            "names": {"kind": "InferencePool", "listKind": "InferencePoolList", "plural": "inferencepools"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": INFERENCE_POOLS.version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": spec,
+                                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                            },
+                        }
+                    },
+                    "subresources": {"status": {}},
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def inference_pool_crd_installed(api_crds: ClusterBase, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Left installed, like the ServiceMonitor CRD: re-creating a CRD right after deleting it makes the
+    apiserver answer 429 or hang while the old storage is torn down."""
+    manifest = tmp_path_factory.mktemp("crd") / "inferencepools.json"
+    manifest.write_text(json.dumps(inference_pool_crd()))
+    api_crds.apply(manifest)
+    api_crds.wait_for_crds([INFERENCE_POOL_CRD])
+
+
+async def test_each_service_served_by_pods_gets_an_inference_pool_and_loses_it_on_the_host_agent(
+    kube: KubeClient, namespace: str, kubeconfig: Path, inference_pool_crd_installed: None
+) -> None:
+    pool = getter(kube, INFERENCE_POOLS, "chat", namespace)
+    async with running_controller(kubeconfig, namespace=namespace):
+        ready = await ready_service(kube, namespace)
+        published = await wait_for(pool, lambda _: True, what="InferencePool")
+        served = container(await getter(kube, DEPLOYMENTS, "chat", namespace)())
+        await patch_spec(kube, namespace, "chat", {"accelerator": {"type": "host"}})
+        await wait_gone(pool, what="InferencePool deleted once no pod serves the service")
+
+    assert published["spec"]["selector"] == {"matchLabels": selector_labels("chat")}
+    assert published["spec"]["targetPorts"] == [{"number": served["ports"][0]["containerPort"]}]
+    assert published["metadata"]["ownerReferences"][0]["uid"] == ready["metadata"]["uid"]
 
 
 # -- steady state ---------------------------------------------------------------------------------------------

@@ -57,6 +57,11 @@ def test_metal_servers_offload_every_layer_and_bind_the_host_address() -> None:
     assert args[args.index("--port") + 1] == "18080"
 
 
+def test_host_servers_are_named_after_their_service() -> None:
+    args = plan_for(isvc()).arguments("/cache/k/model.gguf", None, 18080)
+    assert args[args.index("--alias") + 1] == "chat"
+
+
 def test_a_context_size_change_changes_the_plan() -> None:
     assert plan_for(isvc(contextSize=512)) != plan_for(isvc(contextSize=1024))
 

@@ -36,8 +36,9 @@ def test_default_installs_everything_into_llmkube_system(repo: Path) -> None:
     assert {d["metadata"]["namespace"] for d in namespaced} == {"llmkube-system"}
 
 
-def test_manager_runs_hardened(repo: Path) -> None:
-    deployment = next(d for d in render(repo, "config/default") if d["kind"] == "Deployment")
+@pytest.mark.parametrize("name", ["llmkube-controller-manager", "llmkube-gateway"])
+def test_deployments_run_hardened(repo: Path, name: str) -> None:
+    deployment = _rendered_role(repo, "Deployment", name)
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -47,6 +48,28 @@ def test_manager_runs_hardened(repo: Path) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["limits"]
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_gateway_runs_the_controllers_image(repo: Path) -> None:
+    manager = _rendered_role(repo, "Deployment", "llmkube-controller-manager")
+    gateway = _rendered_role(repo, "Deployment", "llmkube-gateway")
+
+    image = manager["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert gateway["spec"]["template"]["spec"]["containers"][0]["image"] == image
+    assert gateway["spec"]["template"]["spec"]["containers"][0]["command"] == ["llmkube-gateway"]
+
+
+def test_the_gateway_service_serves_the_openai_api_of_the_gateway_pods(repo: Path) -> None:
+    service = _rendered_role(repo, "Service", "llmkube-gateway")
+    gateway = _rendered_role(repo, "Deployment", "llmkube-gateway")
+
+    assert service["spec"]["selector"].items() <= gateway["spec"]["template"]["metadata"]["labels"].items()
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
+        "http": "http",
+        "metrics": "metrics",
+    }
+    assert service["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
 
 
 def test_manager_role_never_grants_wildcards(repo: Path) -> None:
@@ -87,6 +110,7 @@ MANAGER_GRANTS: dict[tuple[str, str], set[str]] = {
     ("batch", "jobs"): {"list", "watch", "create", "patch", "delete"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "create", "patch", "delete"},
     ("monitoring.coreos.com", "servicemonitors"): {"list", "watch", "create", "patch", "delete"},
+    ("inference.networking.k8s.io", "inferencepools"): {"list", "watch", "create", "patch", "delete"},
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("", "secrets"): {"get"},
     ("", "serviceaccounts"): {"list", "watch", "create", "patch"},
@@ -98,6 +122,24 @@ MANAGER_GRANTS: dict[tuple[str, str], set[str]] = {
 LEADER_ELECTION_GRANTS: dict[tuple[str, str], set[str]] = {
     ("coordination.k8s.io", "leases"): {"get", "create", "update"},
 }
+
+
+#: Every call the gateway makes: its informers, the scale subresource, and the shared last-request annotation.
+GATEWAY_GRANTS: dict[tuple[str, str], set[str]] = {
+    ("inference.llmkube.dev", "inferenceservices"): {"list", "watch", "patch"},
+    ("inference.llmkube.dev", "inferenceservices/scale"): {"patch"},
+    ("discovery.k8s.io", "endpointslices"): {"list", "watch"},
+}
+
+
+def test_gateway_role_grants_exactly_the_calls_the_gateway_makes(repo: Path) -> None:
+    role = _rendered_role(repo, "ClusterRole", "llmkube-gateway-role")
+    binding = _rendered_role(repo, "ClusterRoleBinding", "llmkube-gateway-rolebinding")
+
+    assert _grants(role["rules"]) == GATEWAY_GRANTS
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "llmkube-gateway", "namespace": "llmkube-system"}
+    ]
 
 
 def test_manager_role_grants_exactly_the_calls_the_controller_makes(repo: Path) -> None:

@@ -137,6 +137,11 @@ def test_the_model_directory_is_mounted_read_only_at_its_cache_path() -> None:
     }
 
 
+def test_the_server_answers_under_the_service_name() -> None:
+    args = server(build(isvc_from({})))["args"]
+    assert args[args.index("--alias") + 1] == "chat"
+
+
 def test_pods_run_under_the_restricted_security_profile() -> None:
     deployment = build(isvc_from({}))
     assert pod(deployment)["securityContext"]["runAsNonRoot"] is True

@@ -17,6 +17,10 @@ def condition(verdict: ServiceVerdict, kind: str) -> tuple[str, str]:
     return found.status, found.reason
 
 
+def message(verdict: ServiceVerdict, kind: str) -> str:
+    return next(c for c in verdict.conditions if c.type == kind).message
+
+
 def deployment(
     *, replicas: int = 1, ready_replicas: int = 0, updated: int | None = None, **status: Any
 ) -> dict[str, Any]:
@@ -112,10 +116,24 @@ def test_all_replicas_ready_is_ready() -> None:
     assert (verdict.replicas, verdict.ready_replicas) == (2, 2)
 
 
-def test_scaled_to_zero_is_ready() -> None:
-    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(replicas=0))
-    assert verdict.phase == "Ready"
-    assert condition(verdict, "Ready") == ("True", "ScaledToZero")
+def test_scaled_to_zero_says_so_in_its_phase_and_who_brings_it_back() -> None:
+    off = service_verdict(model_name="tiny", model=MODEL, deployment=deployment(replicas=0))
+    idling = service_verdict(
+        model_name="tiny", model=MODEL, deployment=deployment(replicas=0), wakes_on_request=True
+    )
+
+    assert (off.phase, idling.phase) == ("ScaledToZero", "ScaledToZero")
+    assert condition(off, "Ready") == condition(idling, "Ready") == ("True", "ScaledToZero")
+    assert "scale it up" in message(off, "Ready")
+    assert "the gateway starts a replica on the next request" in message(idling, "Ready")
+
+
+def test_pods_still_stopping_at_zero_are_counted_in_the_message() -> None:
+    stopping = deployment(replicas=0, ready_replicas=1)
+    stopping["status"]["replicas"] = 1
+    verdict = service_verdict(model_name="tiny", model=MODEL, deployment=stopping)
+    assert verdict.phase == "ScaledToZero"
+    assert "1 pod(s) still stopping" in message(verdict, "Ready")
 
 
 def test_starting_pods_are_deploying() -> None:
@@ -224,7 +242,7 @@ def test_a_stopped_agent_leaves_the_service_waiting_for_another() -> None:
 
 def test_a_host_service_scaled_to_zero_is_ready_with_no_server() -> None:
     verdict = host_verdict(host_condition("False", "ScaledToZero"), replicas=0)
-    assert verdict.phase == "Ready"
+    assert verdict.phase == "ScaledToZero"
     assert condition(verdict, "Ready") == ("True", "ScaledToZero")
     assert (verdict.replicas, verdict.ready_replicas) == (0, 0)
 

@@ -22,7 +22,9 @@ def flag(args: list[str], name: str) -> str:
 def test_13b_release_example_gets_two_gpus_split_by_layer_evenly() -> None:
     model = sample("multi_gpu_llama_13b.yaml", "Model")
     isvc = sample("multi_gpu_llama_13b.yaml", "InferenceService")
-    args = llama_server_args(spec=isvc.spec, model=model.spec, model_path="/models/k/model.gguf")
+    args = llama_server_args(
+        alias="chat", spec=isvc.spec, model=model.spec, model_path="/models/k/model.gguf"
+    )
     assert flag(args, "--split-mode") == "layer"
     assert flag(args, "--tensor-split") == "1,1"
 
@@ -30,7 +32,7 @@ def test_13b_release_example_gets_two_gpus_split_by_layer_evenly() -> None:
 def test_70b_release_example_splits_across_four_gpus() -> None:
     model = sample("multi_gpu_llama_70b.yaml", "Model")
     isvc = sample("multi_gpu_llama_70b.yaml", "InferenceService")
-    args = llama_server_args(spec=isvc.spec, model=model.spec, model_path="/m.gguf")
+    args = llama_server_args(alias="chat", spec=isvc.spec, model=model.spec, model_path="/m.gguf")
     assert flag(args, "--tensor-split") == "1,1,1,1"
 
 
@@ -57,7 +59,7 @@ def test_cpu_services_ignore_the_models_gpu_count() -> None:
 
 def test_single_gpu_services_get_no_split_flags() -> None:
     args = llama_server_args(
-        spec=isvc_from({"accelerator": {"type": "nvidia"}}).spec, model=None, model_path="/m"
+        alias="chat", spec=isvc_from({"accelerator": {"type": "nvidia"}}).spec, model=None, model_path="/m"
     )
     assert "--tensor-split" not in args
     assert "--split-mode" not in args
@@ -65,23 +67,39 @@ def test_single_gpu_services_get_no_split_flags() -> None:
 
 def test_gpu_services_offload_all_layers_and_cpu_services_none() -> None:
     gpu = llama_server_args(
-        spec=isvc_from({"accelerator": {"type": "nvidia"}}).spec, model=None, model_path="/m"
+        alias="chat", spec=isvc_from({"accelerator": {"type": "nvidia"}}).spec, model=None, model_path="/m"
     )
-    cpu = llama_server_args(spec=isvc_from({}).spec, model=None, model_path="/m")
+    cpu = llama_server_args(alias="chat", spec=isvc_from({}).spec, model=None, model_path="/m")
     assert flag(gpu, "--n-gpu-layers") == "999"
     assert flag(cpu, "--n-gpu-layers") == "0"
 
 
 def test_required_flags_come_first_with_the_given_host_and_port() -> None:
     args = llama_server_args(
-        spec=isvc_from({}).spec, model=None, model_path="/tmp/m.gguf", host="127.0.0.1", port=9001
+        alias="chat",
+        spec=isvc_from({}).spec,
+        model=None,
+        model_path="/tmp/m.gguf",
+        host="127.0.0.1",
+        port=9001,
     )
-    assert args[:6] == ["--model", "/tmp/m.gguf", "--host", "127.0.0.1", "--port", "9001"]
+    assert args[:8] == [
+        "--model",
+        "/tmp/m.gguf",
+        "--alias",
+        "chat",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "9001",
+    ]
     assert "--metrics" in args
 
 
 def test_port_defaults_to_the_endpoint_port() -> None:
-    args = llama_server_args(spec=isvc_from({"endpoint": {"port": 8000}}).spec, model=None, model_path="/m")
+    args = llama_server_args(
+        alias="chat", spec=isvc_from({"endpoint": {"port": 8000}}).spec, model=None, model_path="/m"
+    )
     assert flag(args, "--port") == "8000"
 
 
@@ -101,20 +119,26 @@ def test_per_slot_context_is_capped_at_the_models_context_length() -> None:
 
 def test_explicit_context_size_and_slots_are_used_as_given() -> None:
     args = llama_server_args(
-        spec=isvc_from({"contextSize": 32768, "parallelSlots": 8}).spec, model=None, model_path="/m"
+        alias="chat",
+        spec=isvc_from({"contextSize": 32768, "parallelSlots": 8}).spec,
+        model=None,
+        model_path="/m",
     )
     assert (flag(args, "--ctx-size"), flag(args, "--parallel")) == ("32768", "8")
 
 
 def test_tuning_flags_are_passed() -> None:
-    args = llama_server_args(spec=isvc_from({}).spec, model=None, model_path="/m")
+    args = llama_server_args(alias="chat", spec=isvc_from({}).spec, model=None, model_path="/m")
     start = args.index(TUNING_FLAGS[0])
     assert tuple(args[start : start + len(TUNING_FLAGS)]) == TUNING_FLAGS
 
 
 def test_extra_args_are_appended_last_so_they_override_defaults() -> None:
     args = llama_server_args(
-        spec=isvc_from({"extraArgs": ["--ctx-size", "2048", "--jinja"]}).spec, model=None, model_path="/m"
+        alias="chat",
+        spec=isvc_from({"extraArgs": ["--ctx-size", "2048", "--jinja"]}).spec,
+        model=None,
+        model_path="/m",
     )
     assert args[-3:] == ["--ctx-size", "2048", "--jinja"]
 
@@ -125,9 +149,17 @@ def test_extra_args_are_appended_last_so_they_override_defaults() -> None:
 def test_reserved_flags_in_extra_args_are_rejected(reserved: list[str]) -> None:
     isvc = isvc_from({"extraArgs": reserved})  # the API server's CEL rule would refuse this first
     with pytest.raises(ReservedArgumentError, match="extraArgs may not set"):
-        llama_server_args(spec=isvc.spec, model=None, model_path="/m")
+        llama_server_args(alias="chat", spec=isvc.spec, model=None, model_path="/m")
 
 
 def test_flags_that_merely_start_like_reserved_ones_are_allowed() -> None:
     isvc = isvc_from({"extraArgs": ["--model-draft", "/d.gguf"]})
-    assert llama_server_args(spec=isvc.spec, model=None, model_path="/m")[-2:] == ["--model-draft", "/d.gguf"]
+    assert llama_server_args(alias="chat", spec=isvc.spec, model=None, model_path="/m")[-2:] == [
+        "--model-draft",
+        "/d.gguf",
+    ]
+
+
+def test_the_server_is_named_after_the_service_so_answers_carry_that_name() -> None:
+    args = llama_server_args(alias="llama-3.2-3b", spec=isvc_from({}).spec, model=None, model_path="/m.gguf")
+    assert flag(args, "--alias") == "llama-3.2-3b"

@@ -6,6 +6,8 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler
+from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from llmkube.cli.endpoint import Endpoint, ServiceRef
 from llmkube.cli.main import app
 from llmkube.cli.state import CliState
+from tests.unit.cli.fake_apiserver import http_server
 
 runner = CliRunner()
 
@@ -33,6 +36,7 @@ class RecordingResolver:
         self.port = closed_port()
         self.url = url or f"http://127.0.0.1:{self.port}"
         self.via = via
+        self.gateway_asked = False
 
     @contextlib.asynccontextmanager
     async def _open(self, service: ServiceRef) -> AsyncIterator[Endpoint]:
@@ -43,6 +47,10 @@ class RecordingResolver:
             self.closed = True
 
     def open(self, service: ServiceRef) -> contextlib.AbstractAsyncContextManager[Endpoint]:
+        return self._open(service)
+
+    def open_gateway(self, service: ServiceRef) -> contextlib.AbstractAsyncContextManager[Endpoint]:
+        self.gateway_asked = True
         return self._open(service)
 
 
@@ -132,6 +140,68 @@ def test_endpoint_flag_bypasses_the_cluster_resolver() -> None:
         obj=CliState(resolver=resolver),
     )
     assert resolver.asked == []
+
+
+class RecordingAnswer(BaseHTTPRequestHandler):
+    """Answers like OneAnswer and keeps every request body, to see what a gateway would route by."""
+
+    bodies: ClassVar[list[dict[str, object]]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        chunk = {"model": "llama", "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+        body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_chat_through_a_gateway_asks_for_the_service_by_name() -> None:
+    RecordingAnswer.bodies.clear()
+    with http_server(RecordingAnswer) as gateway:
+        result = runner.invoke(app, ["chat", "llama", "--gateway", gateway, "-m", "hi"])
+
+    assert result.exit_code == 0, result.stderr
+    assert (result.stdout, result.stderr) == ("Hi\n", "")
+    assert [body["model"] for body in RecordingAnswer.bodies] == ["llama"]
+
+
+def test_benchmark_through_a_gateway_asks_for_the_service_by_name() -> None:
+    RecordingAnswer.bodies.clear()
+    with http_server(RecordingAnswer) as gateway:
+        result = runner.invoke(
+            app, ["benchmark", "llama", "--gateway", gateway, "-n", "1", "--warmup", "0", "-q", "-o", "json"]
+        )
+
+    assert result.exit_code == 0, result.stderr
+    assert {body["model"] for body in RecordingAnswer.bodies} == {"llama"}
+
+
+def test_gateway_cluster_finds_the_gateway_instead_of_the_service() -> None:
+    resolver = RecordingResolver()
+    runner.invoke(app, ["chat", "llama", "--gateway", "cluster", "-m", "hi"], obj=CliState(resolver=resolver))
+    assert resolver.gateway_asked
+    assert resolver.asked == [ServiceRef(name="llama")]
+
+
+def test_a_gateway_needs_the_name_of_the_service_to_ask_for() -> None:
+    result = runner.invoke(app, ["chat", "--gateway", "http://127.0.0.1:1", "-m", "hi"])
+    assert result.exit_code == 2
+    assert "--gateway needs the NAME" in result.stderr
+
+
+def test_gateway_and_endpoint_exclude_each_other() -> None:
+    result = runner.invoke(
+        app,
+        ["chat", "llama", "--gateway", "http://127.0.0.1:1", "--endpoint", "http://127.0.0.1:2", "-m", "x"],
+    )
+    assert result.exit_code == 2
+    assert "not both" in result.stderr
 
 
 def test_benchmark_takes_n_as_iterations_and_namespace_in_full() -> None:

@@ -75,6 +75,11 @@ def test_verdict_is_ready_when_the_service_is() -> None:
     assert verdict(None, ready).outcome is Outcome.ready
 
 
+def test_verdict_is_ready_for_a_service_deployed_at_zero_replicas() -> None:
+    idle = parse_service(service("s", "m", phase="ScaledToZero", observedGeneration=1))
+    assert verdict(None, idle).outcome is Outcome.ready
+
+
 def test_failed_model_fails_with_its_degraded_reason() -> None:
     failed = parse_model(
         model(

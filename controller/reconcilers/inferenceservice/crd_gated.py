@@ -1,18 +1,19 @@
-"""A ServiceMonitor cache that exists only while the Prometheus Operator's CRD does.
+"""A cache of an optional kind: it exists only while the kind's CRD does.
 
-ServiceMonitors are optional: many clusters have no Prometheus Operator. An informer for a kind the server does
-not serve never syncs, and the manager would refuse to start; so the controller watches the one CRD
-(`servicemonitors.monitoring.coreos.com`, by field selector) and starts ServiceMonitor informers only once it
-is Established. While the CRD is known to be missing `state` says ABSENT and the reconciler reports "skipped"
-in a condition instead of failing. Until the CRD cache has been looked at, and between the CRD appearing and every
-namespace's cache filling, it says PENDING and the reconciler comes back shortly: an answer from a half-filled
-cache would let a leftover monitor go unswept.
+Two kinds the controller writes are optional, because many clusters lack them: ServiceMonitors (the Prometheus
+Operator's `servicemonitors.monitoring.coreos.com`) and InferencePools (the Gateway API Inference Extension's
+`inferencepools.inference.networking.k8s.io`). An informer for a kind the server does not serve never syncs,
+and the manager would refuse to start; so the controller watches the one CRD (by field selector) and starts the
+kind's informers only once it is Established. While the CRD is known to be missing `state` says ABSENT and the
+reconciler skips the kind (reporting it where a condition says so) instead of failing. Until the CRD cache has
+been looked at, and between the CRD appearing and every namespace's cache filling, it says PENDING and the
+reconciler comes back shortly: an answer from a half-filled cache would let a leftover object go unswept.
 
-Only objects labelled `app.kubernetes.io/managed-by: llmkube` are cached: every namespace when the controller
-watches the whole cluster, else its own namespace plus the DCGM exporter's (where the GPU monitors live).
-The informers' events wake the owning service: by owner reference for the per-service monitor, by the owner
-annotation for the DCGM monitor. Its initial list therefore also reconciles the owners of leftover DCGM
-monitors, which deletes those whose service is gone: that is the start-up sweep.
+Only objects labelled `app.kubernetes.io/managed-by: llmkube` are cached. ServiceMonitors: every namespace when
+the controller watches the whole cluster, else its own namespace plus the DCGM exporter's (where the GPU
+monitors live). The informers' events wake the owning service: by owner reference for the per-service monitor
+and the InferencePool, by the owner annotation for the DCGM monitor. Its initial list therefore also reconciles
+the owners of leftover DCGM monitors, which deletes those whose service is gone: that is the start-up sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import structlog
 from anyio.abc import TaskStatus
 
 from api.objects import Object, condition_of, is_terminating
-from controller.kube import KubeClient
+from controller.kube import KubeClient, Resource
 from controller.kube.resources import SERVICE_MONITORS
 from controller.reconcilers.cached_fields import cached_fields
 from controller.runtime.events import EventHandler
@@ -34,6 +35,7 @@ from controller.runtime.informer import Informer
 log = structlog.get_logger(__name__)
 
 SERVICE_MONITOR_CRD = "servicemonitors.monitoring.coreos.com"
+INFERENCE_POOL_CRD = "inferencepools.inference.networking.k8s.io"
 
 MonitorState = Literal["absent", "pending", "ready"]
 ABSENT: MonitorState = "absent"
@@ -48,8 +50,8 @@ def crd_established(crd: Object | None) -> bool:
     return established is not None and established.get("status") == "True"
 
 
-class ServiceMonitorCache:
-    """ServiceMonitor informers, started when the CRD is Established; a manager runnable on every replica."""
+class CrdGatedCache:
+    """Informers of `resource`, started when its CRD is Established; a manager runnable on every replica."""
 
     def __init__(
         self,
@@ -59,9 +61,11 @@ class ServiceMonitorCache:
         namespaces: Sequence[str | None],
         label_selector: str,
         indexers: dict[str, Any],
+        resource: Resource = SERVICE_MONITORS,
         crd_name: str = SERVICE_MONITOR_CRD,
     ) -> None:
         self._client = client
+        self._resource = resource
         self._crds = crds
         self._crd_name = crd_name
         self._namespaces = list(dict.fromkeys(namespaces))
@@ -76,7 +80,7 @@ class ServiceMonitorCache:
         crds.add_event_handler(_Signal(self))
 
     def add_event_handler(self, handler: EventHandler) -> None:
-        """Handlers for the ServiceMonitor informers; add them before `run`."""
+        """Handlers for the kind's informers; add them before `run`."""
         self._handlers.append(handler)
 
     @property
@@ -111,7 +115,7 @@ class ServiceMonitorCache:
                 break
             self._looked = True
             await self._crd_changed.wait()
-        log.info("ServiceMonitor CRD established; watching ServiceMonitors", namespaces=self._namespaces)
+        log.info("CRD established; watching its kind", kind=self._resource.kind, namespaces=self._namespaces)
         informers = [self._informer(namespace) for namespace in self._namespaces]
         # All at once: `state` must never judge by the first namespace's cache while another's is still missing.
         self._informers = informers
@@ -122,7 +126,7 @@ class ServiceMonitorCache:
     def _informer(self, namespace: str | None) -> Informer:
         informer = Informer(
             self._client,
-            SERVICE_MONITORS,
+            self._resource,
             namespace=namespace,
             label_selector=self._label_selector,
             indexers=self._indexers,
@@ -136,7 +140,7 @@ class ServiceMonitorCache:
 class _Signal:
     """Turns CRD informer events into a wake-up of the runnable waiting for the CRD."""
 
-    def __init__(self, cache: ServiceMonitorCache) -> None:
+    def __init__(self, cache: CrdGatedCache) -> None:
         self._cache = cache
 
     def on_add(self, obj: Object) -> None:

@@ -14,12 +14,12 @@ import anyio
 
 from controller.kube import ObjectList, Resource, WatchEvent
 from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS
-from controller.reconcilers.inferenceservice.monitors import (
+from controller.reconcilers.inferenceservice.crd_gated import (
     ABSENT,
     PENDING,
     READY,
     SERVICE_MONITOR_CRD,
-    ServiceMonitorCache,
+    CrdGatedCache,
 )
 from controller.runtime.informer import Informer
 
@@ -54,9 +54,9 @@ class GatedSource:
         yield WatchEvent(type="BOOKMARK", object={})  # pragma: no cover - never reached
 
 
-def cache_for(source: GatedSource, namespaces: list[str | None]) -> tuple[Informer, ServiceMonitorCache]:
+def cache_for(source: GatedSource, namespaces: list[str | None]) -> tuple[Informer, CrdGatedCache]:
     crds = Informer(source, CUSTOM_RESOURCE_DEFINITIONS)  # type: ignore[arg-type]
-    cache = ServiceMonitorCache(
+    cache = CrdGatedCache(
         source,  # type: ignore[arg-type]
         crds=crds,
         namespaces=namespaces,

@@ -1,0 +1,266 @@
+"""Benchmark: what the gateway adds to streamed chat completions, against going to llama-server directly.
+
+Not a test. One real llama-server (SmolLM2-135M, `--parallel` = streams, the operator's flags) is asked the same
+way twice per round: directly, and through `llmkube-gateway`'s proxy running in its own process (as it runs in
+a pod). Each side of a round is `--streams` concurrent clients sending `--requests` streamed requests each; the
+order alternates every round (direct first, then gateway first) so drift in the machine's load falls on both.
+Per side and round: TTFT p50 (request sent to first content token, as the client sees it) and throughput
+(completion tokens / wall time). Reported: medians over the rounds, the added TTFT p50 (gateway - direct) and
+the throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x.
+
+The gateway's route table is filled by hand instead of by informers (no cluster is needed): informers are off
+the request path, so what is measured is exactly what a request goes through.
+
+    .venv/bin/python -m hack.bench.gateway [--rounds 7] [--streams 16] [--requests 2] [--max-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import attrs
+
+from hack.llama_fixture import free_loopback_port, running_llama_server
+from llmkube.inference import ChatMessage, ChatRequest, open_chat_client
+
+REPO = Path(__file__).resolve().parents[2]
+
+MODEL = "bench"
+PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+PER_SLOT_CONTEXT = 512
+
+
+@attrs.frozen(kw_only=True)
+class Side:
+    ttft_p50_ms: float
+    tokens_per_s: float
+    requests: int
+    errors: int
+
+
+async def load(url: str, *, streams: int, requests: int, max_tokens: int) -> Side:
+    request = ChatRequest(
+        messages=(ChatMessage(role="user", content=PROMPT),),
+        model=MODEL,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        stream=True,
+    )
+    ttfts: list[float] = []
+    tokens = 0
+    errors = 0
+    async with open_chat_client(url, idle_timeout_s=300) as client:
+
+        async def one_client() -> None:
+            nonlocal tokens, errors
+            for _ in range(requests):
+                try:
+                    completion = await client.complete(request)
+                except Exception:
+                    errors += 1
+                    continue
+                if completion.ttft_s is not None:
+                    ttfts.append(completion.ttft_s)
+                tokens += completion.completion_tokens
+
+        started = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(streams):
+                tg.start_soon(one_client)
+        wall = time.perf_counter() - started
+    return Side(
+        ttft_p50_ms=statistics.median(ttfts) * 1000 if ttfts else float("nan"),
+        tokens_per_s=tokens / wall,
+        requests=len(ttfts),
+        errors=errors,
+    )
+
+
+@contextlib.contextmanager
+def gateway_process(upstream: str, *, slots: int) -> Iterator[str]:
+    port = free_loopback_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hack.bench.gateway",
+            "serve",
+            "--upstream",
+            upstream,
+            "--port",
+            str(port),
+            "--slots",
+            str(slots),
+        ],
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/v1/models", timeout=2) as response:
+                    if MODEL in response.read().decode():
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the gateway did not come up")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def serve(upstream: str, *, port: int, slots: int) -> None:
+    """The gateway's proxy with one static route; what a gateway pod runs, minus the informers."""
+    import aiohttp
+    from prometheus_client import CollectorRegistry
+
+    from llmkube.gateway.metrics import GatewayMetrics
+    from llmkube.gateway.options import GatewayOptions
+    from llmkube.gateway.proxy import Proxy
+    from llmkube.gateway.routes import Route, Upstream
+    from llmkube.gateway.server import ApiServer
+    from llmkube.gateway.table import RouteTable, ServiceState
+
+    host, _, upstream_port = upstream.removeprefix("http://").rpartition(":")
+    route = Route(
+        namespace="bench",
+        name=MODEL,
+        phase="Ready",
+        replicas=1,
+        slots=slots,
+        ready=(Upstream(host=host, port=int(upstream_port)),),
+        loading=0,
+        idle_seconds=None,
+        last_request=None,
+        resource_version="1",
+        created=None,
+    )
+
+    async def never_wake(state: ServiceState) -> None:
+        raise RuntimeError("the benchmark's service never sleeps")
+
+    async def run() -> None:
+        options = GatewayOptions(host="127.0.0.1", port=port)
+        metrics = GatewayMetrics(CollectorRegistry())
+        table = RouteTable(queue_limit=options.queue_size, metrics=metrics)
+        table.refresh(route.key, route)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+            proxy = Proxy(
+                table=table,
+                wake=never_wake,
+                metrics=metrics,
+                options=options,
+                session=session,
+                synced=lambda: True,
+            )
+            await ApiServer(proxy.application(), host="127.0.0.1", port=port).run()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        anyio.run(run, backend="asyncio")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command")
+    serving = sub.add_parser("serve", help="(internal) run the gateway's proxy with one static route")
+    serving.add_argument("--upstream", required=True)
+    serving.add_argument("--port", type=int, required=True)
+    serving.add_argument("--slots", type=int, required=True)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=2, help="requests per stream and round")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON as well")
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.upstream, port=args.port, slots=args.slots)
+        return 0
+
+    server_args = (
+        "--metrics",
+        "--alias",
+        MODEL,
+        "--parallel",
+        str(args.streams),
+        "--ctx-size",
+        str(args.streams * PER_SLOT_CONTEXT),
+        "--cache-ram",
+        "0",
+    )
+    with (
+        running_llama_server(extra_args=server_args) as direct,
+        gateway_process(direct, slots=args.streams) as gw,
+    ):
+        targets = {"direct": direct, "gateway": gw}
+
+        def measure(name: str) -> Side:
+            return anyio.run(
+                lambda: load(
+                    targets[name], streams=args.streams, requests=args.requests, max_tokens=args.max_tokens
+                ),
+                backend="asyncio",
+            )
+
+        for name in targets:  # warm-up: load the model's pages, fill the prompt cache, open the paths
+            measure(name)
+        results: dict[str, list[Side]] = {"direct": [], "gateway": []}
+        for round_ in range(args.rounds):
+            order = ["direct", "gateway"] if round_ % 2 == 0 else ["gateway", "direct"]
+            for name in order:
+                side = measure(name)
+                results[name].append(side)
+                print(
+                    f"round {round_ + 1} {name:8s} TTFT p50 {side.ttft_p50_ms:7.1f} ms  "
+                    f"{side.tokens_per_s:7.1f} tok/s  ({side.requests} ok, {side.errors} failed)",
+                    flush=True,
+                )
+
+    direct_ttft = statistics.median(s.ttft_p50_ms for s in results["direct"])
+    gateway_ttft = statistics.median(s.ttft_p50_ms for s in results["gateway"])
+    direct_tput = statistics.median(s.tokens_per_s for s in results["direct"])
+    gateway_tput = statistics.median(s.tokens_per_s for s in results["gateway"])
+    paired = statistics.median(
+        g.ttft_p50_ms - d.ttft_p50_ms for d, g in zip(results["direct"], results["gateway"], strict=True)
+    )
+    summary = {
+        "streams": args.streams,
+        "rounds": args.rounds,
+        "requests_per_side_and_round": args.streams * args.requests,
+        "max_tokens": args.max_tokens,
+        "direct": {"ttft_p50_ms": round(direct_ttft, 2), "tokens_per_s": round(direct_tput, 1)},
+        "gateway": {"ttft_p50_ms": round(gateway_ttft, 2), "tokens_per_s": round(gateway_tput, 1)},
+        "added_ttft_p50_ms": round(gateway_ttft - direct_ttft, 2),
+        "added_ttft_p50_ms_paired_median": round(paired, 2),
+        "throughput_ratio": round(gateway_tput / direct_tput, 3),
+        "errors": sum(s.errors for side in results.values() for s in side),
+    }
+    print(
+        f"\nmedians over {args.rounds} rounds at {args.streams} streams: TTFT p50 direct {direct_ttft:.1f} ms, "
+        f"gateway {gateway_ttft:.1f} ms (added {gateway_ttft - direct_ttft:+.1f} ms; paired {paired:+.1f} ms); "
+        f"throughput direct {direct_tput:.1f} tok/s, gateway {gateway_tput:.1f} tok/s "
+        f"(ratio {gateway_tput / direct_tput:.3f})"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0 if summary["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

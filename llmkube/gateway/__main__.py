@@ -1,0 +1,5 @@
+import sys
+
+from llmkube.gateway import main
+
+sys.exit(main())

@@ -1,0 +1,357 @@
+"""The OpenAI API in front of every service: route by `model`, admit, pick a replica, pass the answer through.
+
+One request's path:
+
+1. Parse just enough of the body to route (`model`, `stream`, the prompt prefix); the body is forwarded as the
+   exact bytes received, never re-encoded.
+2. Resolve `model` to a service (404 / 400 in OpenAI's shape otherwise). A service at zero that opts into
+   scale-to-zero is woken through its scale subresource; one at zero that does not is refused (503).
+3. Admission (`admission`): a free slot at once, else a place in the bounded queue (429 when full), else 503 when
+   the wait limit passes. The limit is `queue_timeout` while the service has ready replicas and `wake_timeout`
+   while it has none (waking, loading).
+4. Pick a ready replica (`balancer`) and forward. A replica that refuses the connection is skipped for the next
+   one; once a response has started, errors reach the client as they are.
+5. Pass the answer through as it arrives: every chunk the server sends is written to the client at once, so a
+   stream reaches the client token by token. The server's status, content type and length go along.
+
+A client that disconnects cancels its handler (the server runs with handler cancellation on), which closes the
+upstream connection mid-answer; llama-server notices the closed socket and frees the slot. Requests held
+through a wake carry `llmkube-wake-seconds` in their response headers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import anyio
+import structlog
+from aiohttp import web
+
+from llmkube.gateway import errors
+from llmkube.gateway.admission import QueueFull, QueueTimeout, admitted
+from llmkube.gateway.balancer import choose_endpoint
+from llmkube.gateway.errors import GatewayError
+from llmkube.gateway.metrics import GatewayMetrics
+from llmkube.gateway.options import GatewayOptions
+from llmkube.gateway.prompt import BadRequest, RoutedRequest, parse_request
+from llmkube.gateway.routes import Route, Upstream, parse_time
+from llmkube.gateway.table import RouteTable, ServiceState
+
+log = structlog.get_logger(__name__)
+
+INFERENCE_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+WAKE_HEADER = "llmkube-wake-seconds"
+#: The `code` label of requests whose client disconnected before the answer ended.
+CLIENT_CLOSED = "499"
+#: Request headers worth passing on (an API key llama-server may check, what the client accepts).
+FORWARDED_REQUEST_HEADERS = ("Authorization", "Accept", "Content-Type", "User-Agent")
+#: Response headers passed back; bodies go through as received (never decompressed), so their encoding too.
+FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Content-Encoding", "Cache-Control", "X-Accel-Buffering")
+#: Most replicas one request tries before giving up (each try is a refused connection).
+MAX_ATTEMPTS = 3
+#: Request bodies up to this size; long chat contexts run to megabytes.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+Wake = Callable[[ServiceState], Awaitable[None]]
+
+
+class Proxy:
+    def __init__(
+        self,
+        *,
+        table: RouteTable,
+        wake: Wake,
+        metrics: GatewayMetrics,
+        options: GatewayOptions,
+        session: aiohttp.ClientSession,
+        synced: Callable[[], bool],
+    ) -> None:
+        self._table = table
+        self._wake = wake
+        self._metrics = metrics
+        self._options = options
+        self._session = session
+        self._synced = synced
+        self._upstream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=5.0, sock_read=options.upstream_idle_timeout
+        )
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        for path in INFERENCE_PATHS:
+            app.router.add_post(path, self.inference)
+        app.router.add_get("/v1/models", self.models)
+        app.router.add_get("/v1/models/{model:.+}", self.model)
+        app.router.add_route("*", "/{tail:.*}", self.unknown_path)
+        return app
+
+    # -- /v1/models -------------------------------------------------------------------------------------------
+
+    async def models(self, request: web.Request) -> web.Response:
+        self._require_synced()
+        data = [self._model_entry(state.route) for state in self._table.entries()]
+        return web.json_response({"object": "list", "data": data})
+
+    async def model(self, request: web.Request) -> web.Response:
+        self._require_synced()
+        try:
+            state = self._table.resolve(request.match_info["model"])
+        except GatewayError as err:
+            return _error_response(err)
+        return web.json_response(self._model_entry(state.route))
+
+    def _model_entry(self, route: Route) -> dict[str, Any]:
+        return {
+            "id": self._table.model_id(route),
+            "object": "model",
+            "created": _unix(route.created),
+            "owned_by": route.namespace,
+            # Beyond OpenAI's fields: what a client needs to know before it sends a request.
+            "namespace": route.namespace,
+            "phase": _phase(route),
+            "replicas": route.replicas,
+            "ready_replicas": len(route.ready),
+            "scale_to_zero": route.idle_seconds is not None,
+        }
+
+    async def unknown_path(self, request: web.Request) -> web.Response:
+        return _error_response(errors.not_found_path(request.path))
+
+    # -- inference --------------------------------------------------------------------------------------------
+
+    async def inference(self, request: web.Request) -> web.StreamResponse:
+        labels = ("", "")
+        try:
+            self._require_synced()
+            raw = await request.read()
+            routed = self._parse(raw)
+            state = self._table.resolve(routed.model)
+            labels = (state.route.namespace, state.route.name)
+            response = await self._serve(request, raw=raw, routed=routed, state=state)
+        except GatewayError as err:
+            self._metrics.requests.labels(*labels, str(err.status)).inc()
+            return _error_response(err)
+        except anyio.get_cancelled_exc_class():
+            # The client went away before its answer ended (nginx's "client closed request").
+            self._metrics.requests.labels(*labels, CLIENT_CLOSED).inc()
+            raise
+        self._metrics.requests.labels(*labels, str(response.status)).inc()
+        return response
+
+    def _parse(self, raw: bytes) -> RoutedRequest:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise errors.bad_request("the request body is not valid JSON") from None
+        try:
+            return parse_request(body, prefix_chars=self._options.prefix_chars)
+        except BadRequest as exc:
+            raise errors.bad_request(str(exc), param=exc.param) from None
+
+    async def _serve(
+        self, request: web.Request, *, raw: bytes, routed: RoutedRequest, state: ServiceState
+    ) -> web.StreamResponse:
+        route = state.route
+        if state.asleep:
+            if route.idle_seconds is None:
+                raise errors.unavailable(
+                    route.name,
+                    "it is scaled to 0 replicas and does not set spec.scaleToZero; scale it up "
+                    f"(kubectl scale isvc/{route.name} --replicas=1) or opt into scale-to-zero",
+                )
+            await self._wake(state)
+        elif not route.ready and route.phase == "Failed":
+            raise errors.unavailable(route.name, f"it is Failed; see `llmkube status {route.name}`")
+        had_capacity = state.gate.capacity > 0
+        limit = self._options.queue_timeout if had_capacity else self._options.wake_timeout
+        arrived = time.monotonic()
+        arrived_wall = time.time()
+        try:
+            async with admitted(state.gate, wait_limit=limit) as waited:
+                waited_s = time.monotonic() - arrived
+                self._metrics.queue_wait.labels(route.namespace, route.name).observe(waited_s)
+                state.last_request = time.time()
+                try:
+                    woke = waited and _woke_during(state, arrived_wall)
+                    response = await self._forward(request, raw=raw, routed=routed, state=state, woke=woke)
+                finally:
+                    state.last_request = time.time()
+        except QueueFull:
+            raise errors.queue_full(
+                route.name, queue_limit=state.gate.queue_limit, retry_after=self._retry_after(state)
+            ) from None
+        except QueueTimeout:
+            if had_capacity:
+                raise errors.queue_timeout(
+                    route.name, waited=limit, retry_after=self._retry_after(state)
+                ) from None
+            raise errors.wake_timeout(route.name, waited=limit) from None
+        return response
+
+    def _retry_after(self, state: ServiceState) -> float:
+        """A hint, not a promise: one second per request ahead per slot, at least one second."""
+        capacity = max(1, state.gate.capacity)
+        return max(1.0, (state.gate.waiting + state.gate.in_flight) / capacity)
+
+    async def _forward(
+        self,
+        request: web.Request,
+        *,
+        raw: bytes,
+        routed: RoutedRequest,
+        state: ServiceState,
+        woke: bool,
+    ) -> web.StreamResponse:
+        route = state.route
+        refused: set[str] = set()
+        last_error = "no ready replica"
+        for _ in range(MAX_ATTEMPTS):
+            candidates = [u for u in state.route.ready if u.key not in refused]
+            if not candidates:
+                break
+            upstream = self._choose(state, candidates, routed)
+            state.outstanding[upstream.key] = state.outstanding.get(upstream.key, 0) + 1
+            try:
+                return await self._exchange(
+                    request, raw=raw, routed=routed, upstream=upstream, state=state, woke=woke
+                )
+            except aiohttp.ClientConnectorError as exc:
+                # Nothing reached the server: another replica may take it.
+                refused.add(upstream.key)
+                last_error = f"{upstream.key}: {exc.os_error.strerror or exc}"
+                log.warning("replica refused the connection", service=route.key, upstream=upstream.key)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                # A pooled keep-alive connection the server had closed: the request never arrived, so it is
+                # sent again on a fresh connection.
+                last_error = f"{upstream.key}: {type(exc).__name__}: {exc}"
+            except TimeoutError:
+                raise errors.upstream_failed(
+                    route.name,
+                    f"{upstream.key} sent no answer within {self._options.upstream_idle_timeout:g}s",
+                ) from None
+            finally:
+                state.outstanding[upstream.key] -= 1
+        raise errors.upstream_failed(route.name, last_error)
+
+    def _choose(self, state: ServiceState, candidates: list[Upstream], routed: RoutedRequest) -> Upstream:
+        by_key = {u.key: u for u in candidates}
+        state.turn += 1
+        key = choose_endpoint(
+            list(by_key),
+            state.outstanding,
+            prefix_key=routed.prefix_key,
+            sticky_slack=self._options.sticky_slack,
+            turn=state.turn,
+        )
+        return by_key[key]
+
+    async def _exchange(
+        self,
+        request: web.Request,
+        *,
+        raw: bytes,
+        routed: RoutedRequest,
+        upstream: Upstream,
+        state: ServiceState,
+        woke: bool,
+    ) -> web.StreamResponse:
+        """Send the request to one replica and pass its answer through; errors before the answer starts are
+        aiohttp's (the caller may try elsewhere), errors after it drop the client's connection."""
+        route = state.route
+        headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
+        if routed.stream:
+            # llama-server hangs up after every streamed answer although it offers keep-alive; a pooled
+            # connection would be dead for the next request. Asking for close keeps streams off the pool.
+            headers["Connection"] = "close"
+        sent = time.monotonic()
+        async with self._session.post(
+            upstream.url + request.path, data=raw, headers=headers, timeout=self._upstream_timeout
+        ) as answer:
+            response = web.StreamResponse(status=answer.status, reason=answer.reason)
+            for name in FORWARDED_RESPONSE_HEADERS:
+                if name in answer.headers:
+                    response.headers[name] = answer.headers[name]
+            if woke and state.last_wake_seconds is not None:
+                response.headers[WAKE_HEADER] = f"{state.last_wake_seconds:.3f}"
+            if answer.content_length is not None:
+                response.content_length = answer.content_length
+            try:
+                await self._pass_through(request, answer, response, route=route, sent=sent)
+            except _ClientGone:
+                log.debug("client went away in the middle of an answer", service=route.key)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                if not response.prepared:
+                    raise errors.upstream_failed(route.name, f"{upstream.key}: {detail}") from exc
+                log.warning(
+                    "replica failed in the middle of an answer; cutting the client's connection too",
+                    service=route.key,
+                    upstream=upstream.key,
+                    error=detail,
+                )
+                # Closing without the final chunk tells the client the answer is incomplete, where a clean
+                # end would pass a truncated answer off as whole.
+                if request.transport is not None:
+                    request.transport.close()
+            return response
+
+    async def _pass_through(
+        self,
+        request: web.Request,
+        answer: aiohttp.ClientResponse,
+        response: web.StreamResponse,
+        *,
+        route: Route,
+        sent: float,
+    ) -> None:
+        """Every chunk to the client as soon as it arrives: no buffering, so streams stay token by token."""
+        first = True
+        async for chunk in answer.content.iter_any():
+            if first:
+                first = False
+                ttft = time.monotonic() - sent
+                self._metrics.upstream_ttft.labels(route.namespace, route.name).observe(ttft)
+                await _to_client(response.prepare(request))
+            await _to_client(response.write(chunk))
+        if first:
+            await _to_client(response.prepare(request))
+        await _to_client(response.write_eof())
+
+    def _require_synced(self) -> None:
+        if not self._synced():
+            raise errors.starting()
+
+
+class _ClientGone(Exception):
+    """Writing to the client failed: it disconnected."""
+
+
+async def _to_client(write: Awaitable[object]) -> None:
+    try:
+        await write
+    except ConnectionError as exc:  # aiohttp's ClientConnectionResetError when the transport is closing
+        raise _ClientGone from exc
+
+
+def _woke_during(state: ServiceState, arrived: float) -> bool:
+    """Whether a wake ended after this request arrived, i.e. the request was held through it."""
+    return state.woke_at is not None and state.woke_at >= arrived
+
+
+def _error_response(err: GatewayError) -> web.Response:
+    return web.Response(status=err.status, body=err.encoded(), headers=err.headers())
+
+
+def _phase(route: Route) -> str:
+    if route.replicas == 0 and route.idle_seconds is not None and not route.ready:
+        return "ScaledToZero"
+    return route.phase
+
+
+def _unix(timestamp: str | None) -> int:
+    parsed = parse_time(timestamp)
+    return int(parsed) if parsed is not None else 0
