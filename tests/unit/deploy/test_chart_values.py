@@ -25,6 +25,9 @@ FLAG_VALUES = {
     "--model-cache-storage-class": "controller.modelCache.storageClass=fast-nvme",
     "--model-cache-access-mode": "controller.modelCache.accessMode=ReadWriteMany",
     "--fetcher-image": "controller.fetcherImage=registry.local/llmkube:0.1.0",
+    "--llama-server-image-cpu": "controller.llamaServerImage.cpu=registry.local/llama.cpp:server",
+    "--llama-server-image-nvidia": "controller.llamaServerImage.nvidia=registry.local/llama.cpp:server-cuda",
+    "--llama-server-image-amd": "controller.llamaServerImage.amd=registry.local/llama.cpp:server-rocm",
     "--fetch-node-selector": "controller.fetchNodeSelector.egress=fast",
     "--dcgm-namespace": "controller.dcgm.namespace=monitoring",
     "--dcgm-selector": "controller.dcgm.selector.app=dcgm",
@@ -60,6 +63,9 @@ def test_every_value_set_renders_arguments_the_controller_parses_to_those_values
     assert flags.config.model_cache_storage_class == "fast-nvme"
     assert flags.config.model_cache_access_mode == "ReadWriteMany"
     assert flags.config.fetcher_image == "registry.local/llmkube:0.1.0"
+    assert flags.config.llama_server_images.cpu == "registry.local/llama.cpp:server"
+    assert flags.config.llama_server_images.nvidia == "registry.local/llama.cpp:server-cuda"
+    assert flags.config.llama_server_images.amd == "registry.local/llama.cpp:server-rocm"
     assert flags.config.fetch_node_selector == {"egress": "fast"}
     assert flags.config.dcgm_namespace == "monitoring"
     assert flags.config.dcgm_selector == {"app": "dcgm"}
@@ -100,7 +106,7 @@ def test_a_misspelt_value_is_refused_rather_than_ignored() -> None:
         helm_template("--set", "controller.replica=2")
 
 
-def test_the_gateway_is_rendered_only_when_enabled() -> None:
+def test_the_gateway_is_rendered_by_default_as_in_config_default_and_can_be_left_out() -> None:
     def gateway_objects(*values: str) -> set[str]:
         return {
             f"{o['kind']}/{o['metadata']['name']}"
@@ -108,8 +114,8 @@ def test_the_gateway_is_rendered_only_when_enabled() -> None:
             if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "gateway"
         }
 
-    assert gateway_objects() == set()
-    assert gateway_objects("--set", "gateway.enabled=true") == {
+    assert gateway_objects("--set", "gateway.enabled=false") == set()
+    assert gateway_objects() == {
         "ServiceAccount/llmkube-gateway",
         "ClusterRole/llmkube-gateway-role",
         "ClusterRoleBinding/llmkube-gateway-rolebinding",

@@ -18,10 +18,12 @@ def test_controller_image_is_pinned_to_the_package_version() -> None:
     assert controller_image().rsplit(":", 1)[1] == installed_version()
 
 
-def test_bundle_starts_with_the_namespace_and_crds_and_ends_with_the_controller() -> None:
-    kinds = [obj["kind"] for obj in operator_objects()]
+def test_bundle_starts_with_the_namespace_and_crds_and_ends_with_the_deployments() -> None:
+    objects = operator_objects()
+    kinds = [obj["kind"] for obj in objects]
     assert kinds[0] == "Namespace"
     assert kinds[1:3] == ["CustomResourceDefinition", "CustomResourceDefinition"]
-    deployment = operator_objects()[-1]
-    assert (deployment["kind"], deployment["metadata"]["name"]) == ("Deployment", CONTROLLER_DEPLOYMENT)
-    assert deployment["metadata"]["namespace"] == CONTROLLER_NAMESPACE
+    first_deployment = kinds.index("Deployment")
+    assert set(kinds[first_deployment:]) == {"Deployment"}
+    deployments = {obj["metadata"]["name"]: obj for obj in objects[first_deployment:]}
+    assert deployments[CONTROLLER_DEPLOYMENT]["metadata"]["namespace"] == CONTROLLER_NAMESPACE

@@ -37,7 +37,7 @@ from controller.kube.resources import (
 )
 from controller.reconcilers.apply import needs_apply, with_applied_hash
 from controller.reconcilers.cached_fields import LAST_APPLIED_ANNOTATION, cached_fields
-from controller.reconcilers.inferenceservice.monitors import crd_established
+from controller.reconcilers.inferenceservice.crd_gated import crd_established
 from controller.reconcilers.inferenceservice.watch import (
     BY_SERVICE_LABEL,
     pod_service_index,

@@ -66,6 +66,11 @@ app.kubernetes.io/component: {{ . }}
 {{- with $c.fetcherImage }}
 - {{ printf "--fetcher-image=%v" . | quote }}
 {{- end }}
+{{- range $accelerator := list "cpu" "nvidia" "amd" }}
+{{- with index $c.llamaServerImage $accelerator }}
+- {{ printf "--llama-server-image-%s=%v" $accelerator . | quote }}
+{{- end }}
+{{- end }}
 {{- with $c.fetchNodeSelector }}
 - {{ printf "--fetch-node-selector=%v" (include "llmkube.selectorFlag" .) | quote }}
 {{- end }}
