@@ -39,7 +39,7 @@ from controller.reconcilers.inferenceservice import wiring as isvc_wiring
 from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
-from tests.integration.events import event_reasons
+from tests.integration.events import event_messages, event_reasons, self_transitions
 from tests.integration.reconcilers.isvc_harness import (
     CountingKubeClient,
     args_follow,
@@ -287,6 +287,8 @@ async def test_a_service_created_before_its_model_serves_once_the_model_is_ready
         await make_model_ready(kube, "llama-3.2-1b", namespace=namespace)
         ready = await wait_for(fetch, phase_is("Ready"), what="Ready")
         deployment = await kube.get(DEPLOYMENTS, "chat-v1", namespace=namespace)
+        messages = await event_messages(kube, namespace, "chat.v1")
+    assert self_transitions(messages) == [], "ModelNotFound -> WaitingForModel is one phase"
     assert condition(missing, "Ready")["reason"] == "ModelNotFound"
     assert condition(missing, "Degraded")["reason"] == "ModelNotFound"
     assert condition(ready, "ModelReady")["status"] == "True"
