@@ -40,6 +40,7 @@ from controller.reconcilers.inferenceservice.monitors import SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
 from tests.integration.events import event_messages, event_reasons, self_transitions
+from tests.integration.namespaces import restricted_namespace
 from tests.integration.reconcilers.isvc_harness import (
     CountingKubeClient,
     args_follow,
@@ -77,7 +78,7 @@ async def kube(kubeconfig: Path, api_crds: ClusterBase) -> AsyncIterator[KubeCli
 async def namespace(kube: KubeClient, local_cluster: ClusterBase) -> AsyncIterator[str]:
     """A fresh namespace with the model cache claim the Model reconciler would have created."""
     name = f"isvc-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     # One small volume per test namespace, so the shared pool never runs dry.
     await anyio.to_thread.run_sync(lambda: local_cluster.add_persistent_volumes(capacity="1Gi"))
     await kube.create(

@@ -16,6 +16,7 @@ from controller.kube import KubeClient, NotFound
 from controller.kube.resources import MODELS, NAMESPACES
 from hack.localcluster import ClusterBase
 from tests.integration.events import event_messages, event_reasons, self_transitions
+from tests.integration.namespaces import restricted_namespace
 from tests.integration.reconcilers.model_harness import (
     condition,
     model_manifest,
@@ -46,7 +47,7 @@ async def kube(kubeconfig: Path, crds: ClusterBase) -> AsyncIterator[KubeClient]
 @pytest.fixture
 async def namespace(kube: KubeClient, local_cluster: ClusterBase) -> AsyncIterator[str]:
     name = f"blocked-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     # The cache claim of the unschedulable case must bind, so its volume cannot be the shared pool's last one.
     await anyio.to_thread.run_sync(lambda: local_cluster.add_persistent_volumes(capacity="10Gi"))
     yield name

@@ -37,6 +37,7 @@ from hack.llama import smollm2_gguf
 from hack.localcluster import ClusterBase
 from hack.localcluster.podrunner import PodRunner
 from tests.integration.events import event_reasons
+from tests.integration.namespaces import restricted_namespace
 from tests.integration.reconcilers.model_harness import (
     CountingKubeClient,
     condition,
@@ -111,7 +112,7 @@ def crds(local_cluster: ClusterBase) -> None:
 @pytest.fixture
 async def namespace(kube: KubeClient, crds: None) -> AsyncIterator[str]:
     name = f"model-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)
