@@ -21,7 +21,14 @@ from llmkube.benchmark import (
 )
 from llmkube.cli.endpoint import EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import CliUsageError, reported_errors, stderr_console
-from llmkube.cli.options import EndpointOverride, Kubeconfig, KubeContext, NamespaceLongOnly, ServiceName
+from llmkube.cli.options import (
+    ApiKey,
+    EndpointOverride,
+    Kubeconfig,
+    KubeContext,
+    NamespaceLongOnly,
+    ServiceName,
+)
 from llmkube.cli.state import state_of
 from llmkube.inference import open_chat_client
 
@@ -66,12 +73,13 @@ async def _benchmark(
     override: str | None,
     resolver: EndpointResolver,
     timeout_s: float,
+    api_key: str | None,
     quiet: bool,
 ) -> BenchmarkReport:
     console = stderr_console()
     async with (
         open_endpoint(service, override=override, resolver=resolver) as endpoint,
-        open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
+        open_chat_client(endpoint.url, idle_timeout_s=timeout_s, api_key=api_key) as client,
     ):
         if not quiet:
             console.print(
@@ -94,6 +102,7 @@ def benchmark(
     ctx: typer.Context,
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
+    api_key: ApiKey = None,
     iterations: Annotated[
         int,
         typer.Option(
@@ -175,6 +184,7 @@ def benchmark(
                 override=endpoint,
                 resolver=state_of(ctx).resolver,
                 timeout_s=timeout,
+                api_key=api_key,
                 quiet=quiet,
             ),
             backend="asyncio",

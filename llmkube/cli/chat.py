@@ -11,7 +11,7 @@ import typer
 from llmkube.chat import ChatSettings, Conversation, chat_loop, read_terminal_line
 from llmkube.cli.endpoint import Endpoint, EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import reported_errors, stderr_console
-from llmkube.cli.options import EndpointOverride, Kubeconfig, KubeContext, Namespace, ServiceName
+from llmkube.cli.options import ApiKey, EndpointOverride, Kubeconfig, KubeContext, Namespace, ServiceName
 from llmkube.cli.state import state_of
 from llmkube.inference import Completion, open_chat_client
 
@@ -46,11 +46,12 @@ async def _chat(
     settings: ChatSettings,
     message: str | None,
     timeout_s: float,
+    api_key: str | None,
     stats: bool,
 ) -> None:
     async with (
         open_endpoint(service, override=override, resolver=resolver) as endpoint,
-        open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
+        open_chat_client(endpoint.url, idle_timeout_s=timeout_s, api_key=api_key) as client,
     ):
         if service is not None and override is None:
             # Found in the cluster: say which route was taken (EndpointSlice, NodePort, port-forward), on
@@ -73,6 +74,7 @@ def chat(
     ctx: typer.Context,
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
+    api_key: ApiKey = None,
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="ask this one question, print the answer and exit")
     ] = None,
@@ -111,6 +113,7 @@ def chat(
                 settings=settings,
                 message=message,
                 timeout_s=timeout,
+                api_key=api_key,
                 stats=stats,
             ),
             backend="asyncio",
