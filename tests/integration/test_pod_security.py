@@ -61,6 +61,9 @@ POD_SPECS = {
     "fetch-huggingface-token": lambda: fetch_pod_spec(HF_WITH_TOKEN),
     "fetch-pvc-source": lambda: fetch_pod_spec(PVC_SOURCE),
     "serve-cpu": lambda: serving_pod_spec(isvc_from({})),
+    "serve-cpu-api-key": lambda: serving_pod_spec(
+        isvc_from({"apiKeySecretRef": {"name": "k", "key": "key"}})
+    ),
     "serve-nvidia-13b": lambda: serving_pod_spec(
         sample("multi_gpu_llama_13b.yaml", "InferenceService"),
         ready(sample("multi_gpu_llama_13b.yaml", "Model")),
