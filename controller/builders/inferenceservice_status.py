@@ -134,7 +134,9 @@ def _model_condition(model_name: str, model: Model | None) -> DesiredCondition:
         return DesiredCondition(
             type=MODEL_READY, status="False", reason=reason, message=f"Model '{model_name}' failed: {detail}"
         )
-    blocked = find_condition(status.conditions, DEGRADED) if status is not None else None
+    blocked = (
+        find_condition(status.conditions, DEGRADED) if status is not None and phase == "Pending" else None
+    )
     if blocked is not None and blocked.status == "True" and blocked.reason in BLOCKER_REASONS:
         return DesiredCondition(
             type=MODEL_READY,

@@ -152,6 +152,23 @@ def model_verdict(
     )
 
 
+def _unblocked(previous: ModelStatus, verdict: ModelVerdict) -> tuple[DesiredCondition, ...]:
+    """`verdict`'s conditions, clearing a Degraded that only said the pod could not start once it can.
+
+    A verdict that leaves Degraded alone keeps the last finished attempt's failure visible; a blocker is not an
+    attempt, and would otherwise outlive the pod that was blocked.
+    """
+    if any(c.type == DEGRADED for c in verdict.conditions):
+        return verdict.conditions
+    stale = find_condition(previous.conditions, DEGRADED)
+    if stale is None or stale.status != "True" or stale.reason not in BLOCKER_REASONS:
+        return verdict.conditions
+    return (
+        *verdict.conditions,
+        DesiredCondition(type=DEGRADED, status="False", reason=AS_EXPECTED, message=""),
+    )
+
+
 def verified_result(result: FetchResult | None, *, expected_sha256: str | None) -> FetchResult | None:
     """`result`, or a ChecksumMismatch failure when it reports success for a file that is not the expected one."""
     if result is None or not result.ok or not expected_sha256:
@@ -194,7 +211,7 @@ def next_model_status(
         job=job, result=result, result_error=result_error, progress=progress, blocker=blocker, waiting=waiting
     )
     conditions = apply_conditions(
-        previous.conditions, verdict.conditions, observed_generation=generation, now=now
+        previous.conditions, _unblocked(previous, verdict), observed_generation=generation, now=now
     )
     if verdict.phase == "Ready" and result is not None:
         return ModelStatus(

@@ -231,3 +231,27 @@ def test_a_blocker_with_another_cause_posts_a_new_warning(hf_model: Model) -> No
     claim = DownloadBlocker(reason="VolumeNotBound", message="the model cache claim is Pending")
     [event] = transitions(first, blocked_status(attrs.evolve(hf_model, status=first), claim))
     assert event.reason == "VolumeNotBound"
+
+
+def test_a_pod_that_starts_after_being_blocked_is_downloading_and_no_longer_degraded(hf_model: Model) -> None:
+    blocked = attrs.evolve(hf_model, status=blocked_status(hf_model))
+    running = next_model_status(
+        blocked, job=ACTIVE_JOB, result=None, progress=DownloadProgress(bytes_done=1, bytes_total=4), now=NOW
+    )
+    assert running.phase == "Downloading"
+    degraded = find_condition(running.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason) == ("False", "AsExpected")
+
+
+def test_a_retry_after_a_failure_keeps_the_failure_not_a_blocker(hf_model: Model) -> None:
+    failed = next_model_status(
+        hf_model,
+        job=failed_job("BackoffLimitExceeded"),
+        result=FetchResult(ok=False, reason="NetworkError"),
+        now=NOW,
+    )
+    retrying = next_model_status(attrs.evolve(hf_model, status=failed), job=ACTIVE_JOB, result=None, now=NOW)
+    degraded = find_condition(retrying.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason) == ("True", "NetworkError")
