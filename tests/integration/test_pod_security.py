@@ -22,7 +22,7 @@ from controller.builders.deployment import desired_deployment
 from controller.builders.fetch_job import desired_fetch_job, model_cache_key
 from controller.config import ControllerConfig
 from controller.kube import Forbidden, KubeClient, NotFound
-from controller.kube.resources import NAMESPACES, PODS
+from controller.kube.resources import NAMESPACES, PODS, SERVICE_ACCOUNTS
 from tests.integration.namespaces import restricted_namespace
 from tests.unit.builders.conftest import isvc_from, model_from, ready, sample
 
@@ -69,9 +69,7 @@ POD_SPECS = {
         ready(sample("multi_gpu_llama_13b.yaml", "Model")),
     ),
     "serve-amd": lambda: serving_pod_spec(isvc_from({"accelerator": {"type": "amd", "gpuCount": 1}})),
-    "serve-aks-spot": lambda: serving_pod_spec(
-        sample("aks_spot_gpu.yaml", "InferenceService"), ready(sample("aks_spot_gpu.yaml", "Model"))
-    ),
+    "serve-aks-spot": lambda: serving_pod_spec(sample("aks_spot_gpu.yaml", "InferenceService")),
 }
 
 
@@ -85,6 +83,9 @@ async def kube(kubeconfig: Path) -> AsyncIterator[KubeClient]:
 async def namespace(kube: KubeClient) -> AsyncIterator[str]:
     name = f"psa-{secrets.token_hex(4)}"
     await kube.create(NAMESPACES, restricted_namespace(name))
+    # Admission looks up a pod's ServiceAccount; the Model controller creates the fetcher's in each namespace.
+    account = ControllerConfig().fetch_service_account
+    await kube.create(SERVICE_ACCOUNTS, {"metadata": {"name": account, "namespace": name}})
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)
