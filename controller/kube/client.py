@@ -363,6 +363,13 @@ class KubeClient:
         client_timeout: aiohttp.ClientTimeout,
         content_type: str = JSON,
     ) -> aiohttp.ClientResponse:
+        if content_type == APPLY_PATCH and body is not None:
+            # kubernetes_asyncio would send ASCII-escaped JSON, and the API server reads an apply patch as YAML,
+            # whose parser refuses the surrogate pairs that escape characters beyond U+FFFF ("invalid Unicode
+            # character escape code"). UTF-8 JSON is YAML it reads; with a charset the client passes bytes as
+            # they are, and the server ignores the parameter.
+            body = json.dumps(body, ensure_ascii=False).encode()
+            content_type = f"{APPLY_PATCH}; charset=utf-8"
         headers = {"Accept": JSON, "Content-Type": content_type, "User-Agent": self.user_agent}
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
         try:
