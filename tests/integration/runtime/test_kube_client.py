@@ -44,9 +44,9 @@ async def test_server_side_apply_removes_fields_the_manager_dropped(kube: KubeCl
 
 
 async def test_server_side_apply_carries_any_unicode_text(kube: KubeClient, namespace: str) -> None:
-    # Characters beyond U+FFFF (an emoji) and a quote, a backslash and a control character: once refused as
-    # "invalid Unicode character escape code" by the apply patch's YAML parser.
-    text = 'model \U0001f600 \U000fc123 " \\ \x01 é'
+    # Characters beyond U+FFFF (an emoji), a quote, a backslash, C0 and C1 controls and a non-character: once
+    # refused by the apply patch's YAML parser ("invalid Unicode character escape code", "control characters").
+    text = 'model \U0001f600 \U000fc123 " \\ \x01 \x85 \x9f \ufffe é'
     applied = await kube.apply(CONFIG_MAPS, configmap("u", namespace, x=text), field_manager="llmkube")
     assert applied["data"] == {"x": text}
     status = await kube.apply(CONFIG_MAPS, configmap("u", namespace, x=text), field_manager="llmkube")
