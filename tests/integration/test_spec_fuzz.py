@@ -60,8 +60,10 @@ def cluster(local_cluster: ClusterBase) -> ClusterBase:
 
 
 def refusal_names_a_field(error: Invalid | BadRequest) -> bool:
+    """Some cause names a spec field, and every cause with a field names one under spec. (A cause without one
+    is the API server's note that CEL rules were skipped because the schema check failed first.)"""
     causes = (error.details or {}).get("causes") or []
-    fields = [str(cause.get("field") or "") for cause in causes]
+    fields = [str(cause.get("field")) for cause in causes if cause.get("field") not in (None, "", "<nil>")]
     if fields:
         return all(FIELD.match(field) for field in fields)
     return FIELD.search(error.message) is not None
