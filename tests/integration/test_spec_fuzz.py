@@ -1,4 +1,4 @@
-"""Hypothesis-drawn Model and InferenceService specs, sent to the real API server and through the reconcilers.
+"""Hypothesis-drawn Model specs, sent to the real API server and through the Model reconciler.
 
 Three properties, for every drawn spec:
 
@@ -8,8 +8,8 @@ Three properties, for every drawn spec:
 - the reconcilers never fail with an unexpected error on any of them (a spec the reconciler itself finds unusable
   is a terminal InvalidSpec with a reason, which is an answer, not a crash).
 
-Specs come from the CRDs' own schemas (tests/integration/spec_strategies.py). Each Hypothesis example is a batch
-sent to a fresh namespace with a fresh controller, so the example count stays small for two cores while each
+Specs come from the CRD's own schema (tests/integration/spec_strategies.py). Each Hypothesis example is a batch
+sent to a fresh namespace with a fresh controller, so the example count stays small for two cores while the
 kind still sees 50 specs.
 """
 
@@ -28,12 +28,11 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from controller.kube import BadRequest, Invalid, KubeClient, NotFound, Resource
-from controller.kube.resources import INFERENCE_SERVICES, MODELS, NAMESPACES
+from controller.kube.resources import MODELS, NAMESPACES
 from hack.localcluster import ClusterBase
 from tests.integration.namespaces import restricted_namespace
-from tests.integration.reconcilers.isvc_harness import hf_model, make_model_ready, running_controller
 from tests.integration.reconcilers.model_harness import model_test_config, running_model_controller
-from tests.integration.spec_strategies import inferenceservice_specs, model_specs
+from tests.integration.spec_strategies import model_specs
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -47,7 +46,6 @@ BATCHES = settings(
         HealthCheck.data_too_large,
     ],
 )
-READY_MODEL = "ready"
 #: A field path as the API server writes it: `spec`, `spec.source.url`, `spec.tolerations[0].key`.
 FIELD = re.compile(r"\bspec(\.[A-Za-z]|\[|\b)")
 PHASE_WITHIN_SECONDS = 120.0
@@ -151,37 +149,9 @@ async def model_batch(kubeconfig: Path, specs: list[Any]) -> None:
                 await kube.delete(NAMESPACES, namespace)
 
 
-async def inferenceservice_batch(kubeconfig: Path, specs: list[Any]) -> None:
-    async with KubeClient.connect(kubeconfig=kubeconfig) as kube:
-        namespace = await fresh_namespace(kube)
-        try:
-            await kube.create(MODELS, hf_model(READY_MODEL, namespace=namespace))
-            await make_model_ready(kube, READY_MODEL, namespace=namespace)
-            async with running_controller(kubeconfig, namespace=namespace) as (manager, _client):
-                accepted, unnamed = await submit(
-                    kube, INFERENCE_SERVICES, "InferenceService", namespace, specs
-                )
-                silent = await without_reasoned_phase(kube, INFERENCE_SERVICES, namespace, accepted)
-                errors = unexpected_errors(manager.registry, "inferenceservice")
-            assert unnamed == [], "refusals that name no field"
-            assert silent == [], "accepted InferenceServices without a phase and a reason"
-            assert errors == 0
-        finally:
-            with anyio.CancelScope(shield=True), contextlib.suppress(NotFound):
-                await kube.delete(NAMESPACES, namespace)
-
-
 @BATCHES
 @given(specs=st.lists(model_specs(), min_size=BATCH, max_size=BATCH))
 def test_drawn_model_specs_are_refused_by_field_or_reach_a_reasoned_phase(
     cluster: ClusterBase, specs: list[Any]
 ) -> None:
     anyio.run(model_batch, Path(cluster.kubeconfig), specs)
-
-
-@BATCHES
-@given(specs=st.lists(inferenceservice_specs([READY_MODEL]), min_size=BATCH, max_size=BATCH))
-def test_drawn_inferenceservice_specs_are_refused_by_field_or_reach_a_reasoned_phase(
-    cluster: ClusterBase, specs: list[Any]
-) -> None:
-    anyio.run(inferenceservice_batch, Path(cluster.kubeconfig), specs)
