@@ -66,6 +66,10 @@ def controller_reference(obj: ObjectView | None) -> ObjectView | None:
     return next((ref for ref in owner_references(obj) if ref.get("controller")), None)
 
 
+def spec_of(obj: ObjectView | None) -> ObjectView:
+    return _mapping((obj or _EMPTY).get("spec"))
+
+
 def status_of(obj: ObjectView | None) -> ObjectView:
     return _mapping((obj or _EMPTY).get("status"))
 

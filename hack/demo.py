@@ -37,16 +37,16 @@ from typing import Any
 
 import aiohttp
 import anyio
-import yaml
 from aiohttp import web
 
 from controller.builders.labels import resource_name
 from controller.kube import KubeClient
 from hack.llama import llama_server_binary, smollm2_gguf
-from hack.localcluster.base import LLMKUBE_CRDS, ClusterBase, kubectl_binary
+from hack.localcluster.base import ClusterBase, kubectl_binary
 from hack.localcluster.cluster import LocalCluster
 from hack.localcluster.podrunner import PodRunner
 from hack.localcluster.processes import interrupt_on_termination
+from hack.localcluster.release import CONTROLLER_ACCOUNT, SYSTEM_NAMESPACE, install_without_controller
 from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 from hack.localcluster.tokens import service_account_kubeconfig
 
@@ -54,8 +54,6 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 NAMESPACE = "llmkube-demo"
 NAME = "smollm2-135m"
-SYSTEM_NAMESPACE = "llmkube-system"
-CONTROLLER_ACCOUNT = "llmkube-controller-manager"
 GATEWAY_ACCOUNT = "llmkube-gateway"
 FETCH_SELECTOR = "app.kubernetes.io/managed-by=llmkube,app.kubernetes.io/component=model-fetch"
 #: Download pods carry this node selector, which no fake node matches, so kwok leaves them to the stand-in kubelet.
@@ -119,12 +117,7 @@ class Processes:
 
 def install(cluster: ClusterBase, workdir: Path) -> None:
     """config/default without the controller Deployment (the controller runs here as a local process)."""
-    rendered = cluster.kubectl("kustomize", str(REPO / "config" / "default")).stdout
-    docs = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] != "Deployment"]
-    manifest = workdir / "install.yaml"
-    manifest.write_text(yaml.safe_dump_all(docs))
-    cluster.apply(manifest)
-    cluster.wait_for_crds(LLMKUBE_CRDS)
+    install_without_controller(cluster, workdir)
     cluster.kubectl("create", "namespace", NAMESPACE, check=False)
 
 

@@ -8,7 +8,7 @@ import attrs
 
 from api.fields import Rule, spec_field
 from api.objects import Object
-from api.v1alpha1.meta import QUANTITY_PATTERN, Condition, ObjectMeta, Toleration
+from api.v1alpha1.meta import QUANTITY_PATTERN, Condition, ObjectMeta, SecretKeyRef, Toleration
 from api.v1alpha1.model import API_VERSION
 
 ACCELERATORS = ("cpu", "nvidia", "amd", "metal", "host")
@@ -195,6 +195,12 @@ class InferenceServiceSpec:
     )
     endpoint: Endpoint = spec_field(
         factory=Endpoint, description="How the service is exposed.", schema_default={}
+    )
+    api_key_secret_ref: SecretKeyRef | None = spec_field(
+        default=None,
+        description="Secret key holding the API key clients must send (Authorization: Bearer KEY); the server "
+        "reads it from a mounted file (--api-key-file), never from its arguments. Restart the service after "
+        "changing the key.",
     )
     autoscaling: Autoscaling | None = spec_field(
         default=None, description="Horizontal autoscaling; replicas is then managed by the autoscaler."

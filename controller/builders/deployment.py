@@ -16,6 +16,8 @@ Choices worth knowing:
   Dropping it from an apply that owned it would reset it to 1, so the reconciler hands it over first (see
   controller.builders.replicas_handoff).
 - Only `args` are set: the server images' entrypoint is llama-server, and custom images keep theirs.
+- `apiKeySecretRef` mounts the key as a file for `--api-key-file` (see controller.builders.api_key); the probes
+  use /health, which llama-server answers without a key.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from api.v1alpha1.converter import to_wire
 from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
 from api.v1alpha1.meta import Toleration
 from api.v1alpha1.model import Model
+from controller.builders.api_key import API_KEY_FILE, api_key_volume
 from controller.builders.labels import (
     object_meta,
     object_name,
@@ -127,12 +130,14 @@ def desired_deployment(
     if status is None or not status.cache_key:
         raise ValueError(f"Model '{object_name(model)}' has no cacheKey yet; wait for it to be Ready")
     shape = serving_shape(spec, model.spec, status.gguf)
+    api_key = api_key_volume(spec.api_key_secret_ref)
     args = llama_server_args(
         alias=name,
         spec=spec,
         model=model.spec,
         gguf=status.gguf,
         model_path=cached_model_path(config, status.cache_key),
+        api_key_file=API_KEY_FILE if api_key is not None else None,
     )
     labels = service_labels(isvc_name=name, model_name=spec.model_ref.name)
     tmp_volume, tmp_mount = scratch_volume()
@@ -156,6 +161,8 @@ def desired_deployment(
             tmp_mount,
         ],
     }
+    if api_key is not None:
+        container["volumeMounts"].append(api_key[1])
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -169,6 +176,8 @@ def desired_deployment(
             tmp_volume,
         ],
     }
+    if api_key is not None:
+        pod_spec["volumes"].append(api_key[0])
     tolerations = merged_tolerations(gpu_toleration(spec.accelerator.type), spec.tolerations)
     if tolerations:
         pod_spec["tolerations"] = tolerations

@@ -46,6 +46,7 @@ from controller.builders.conditions import (
     find_condition,
     human_size,
 )
+from controller.builders.download_blockers import BLOCKER_REASONS
 from controller.builders.serving_problems import pod_problems, rollout_problem
 
 #: Condition types this controller owns; HostServing belongs to the host agent.
@@ -135,6 +136,16 @@ def _model_condition(model_name: str, model: Model | None) -> DesiredCondition:
         detail = degraded.message if degraded is not None else ""
         return DesiredCondition(
             type=MODEL_READY, status="False", reason=reason, message=f"Model '{model_name}' failed: {detail}"
+        )
+    blocked = (
+        find_condition(status.conditions, DEGRADED) if status is not None and phase == "Pending" else None
+    )
+    if blocked is not None and blocked.status == "True" and blocked.reason in BLOCKER_REASONS:
+        return DesiredCondition(
+            type=MODEL_READY,
+            status="False",
+            reason=blocked.reason,
+            message=f"Model '{model_name}' cannot download: {blocked.message}",
         )
     message = f"Model '{model_name}' is {(phase or 'Pending').lower()}"
     progress = status.progress if status is not None else None
@@ -461,15 +472,24 @@ _WARNING_REASONS = ("Unschedulable", "InsufficientGPU", "CrashLoop", "ImagePullB
 
 
 def transition(stored: ObjectView | None, desired: ObjectView) -> Transition | None:
-    """The Event to post when the phase or the Ready reason changed between `stored` and `desired`, else None."""
+    """The Event to post when the phase or the Ready reason changed between `stored` and `desired`, else None.
+
+    The message names what changed: the phases when the phase moved, else the Ready reasons, so that an Event
+    never reads "WaitingForModel -> WaitingForModel".
+    """
     old_phase = (stored or {}).get("phase")
     new_phase = desired.get("phase")
     old_ready = condition_of({"status": stored}, READY) or {}
     new_ready = condition_of({"status": desired}, READY) or {}
-    if old_phase == new_phase and old_ready.get("reason") == new_ready.get("reason"):
+    old_reason, new_reason = old_ready.get("reason"), new_ready.get("reason")
+    if old_phase == new_phase and old_reason == new_reason:
         return None
-    reason = str(new_ready.get("reason") or new_phase or "Unknown")
+    reason = str(new_reason or new_phase or "Unknown")
     warning = new_phase in _WARNING_PHASES or reason in _WARNING_REASONS
     detail = str(new_ready.get("message") or "")
-    message = f"{old_phase or 'new'} -> {new_phase}" + (f": {detail}" if detail else "")
+    if old_phase == new_phase:
+        change = f"{new_phase}: {old_reason or 'none'} -> {reason}"
+    else:
+        change = f"{old_phase or 'new'} -> {new_phase}"
+    message = change + (f": {detail}" if detail else "")
     return Transition(type="Warning" if warning else "Normal", reason=reason, message=message)

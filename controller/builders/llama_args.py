@@ -133,9 +133,14 @@ def llama_server_args(
     gguf: GGUFInfo | None = None,
     host: str = "0.0.0.0",
     port: int | None = None,
+    api_key_file: str | None = None,
 ) -> list[str]:
     """Arguments for llama-server serving `model_path` as `spec` asks, named `alias` (the InferenceService's
-    name); raises ReservedArgumentError."""
+    name); raises ReservedArgumentError.
+
+    `api_key_file` is where the API key of `spec.apiKeySecretRef` is mounted: the key itself never becomes an
+    argument, which `ps`, `kubectl describe` and the audit log would show.
+    """
     extra = validated_extra_args(spec.extra_args)
     shape = serving_shape(spec, model, gguf)
     args = [
@@ -158,4 +163,6 @@ def llama_server_args(
     ]
     if shape.tensor_split is not None:
         args += ["--split-mode", "layer", "--tensor-split", shape.tensor_split]
+    if api_key_file is not None:
+        args += ["--api-key-file", api_key_file]
     return args + extra

@@ -6,6 +6,10 @@ CacheUnavailable, InvalidGGUF and NetworkError from the fetcher, DeadlineExceede
 itself failed). `Degraded` keeps describing the last finished attempt while a retry runs, so a flapping source
 stays visible; it turns False only when an attempt succeeds.
 
+A Job whose pod cannot start (controller.builders.download_blockers: Unschedulable, ImagePullBackOff,
+VolumeNotBound) is not a download: the Model is Pending, and Ready and Degraded carry the blocker's reason and the
+scheduler's or kubelet's message, since someone has to act before any byte can arrive.
+
 A Ready status is sticky: once the reconciler has recorded a result and deleted the Job, later passes see no Job
 and no result, and the recorded status stays as it is, as long as it is for the current cache key and checksum.
 
@@ -31,6 +35,7 @@ from controller.builders.conditions import (
     find_condition,
     human_size,
 )
+from controller.builders.download_blockers import BLOCKER_REASONS, DownloadBlocker
 from controller.builders.fetch_job import model_cache_key
 from controller.builders.fetch_outcome import job_failure, job_finished
 
@@ -85,16 +90,33 @@ def _job_failure(job: ObjectView, result_error: str | None) -> ModelVerdict:
     return _failed("FetchFailed", f"fetch failed: {detail}")
 
 
+def _blocked(blocker: DownloadBlocker) -> ModelVerdict:
+    return ModelVerdict(
+        phase="Pending",
+        conditions=(
+            DesiredCondition(type=READY, status="False", reason=blocker.reason, message=blocker.message),
+            DesiredCondition(
+                type=PROGRESSING,
+                status="True",
+                reason="WaitingForPod",
+                message="the download pod has not started",
+            ),
+            DesiredCondition(type=DEGRADED, status="True", reason=blocker.reason, message=blocker.message),
+        ),
+    )
+
+
 def model_verdict(
     *,
     job: ObjectView | None,
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    blocker: DownloadBlocker | None = None,
     waiting: str = WAITING_FOR_JOB,
 ) -> ModelVerdict:
     """Phase and conditions from the current cache key's Job and its result (or why it could not be read);
-    `waiting` says what a Model with no Job yet waits for."""
+    `blocker` is why the Job's pod cannot start, `waiting` what a Model with no Job yet waits for."""
     if result is not None and result.ok:
         size = human_size(result.size_bytes) if result.size_bytes is not None else "file"
         how = "reused from the cache" if result.reused else "downloaded and verified"
@@ -110,6 +132,8 @@ def model_verdict(
         return _failed(result.reason or "FetchFailed", result.message or "fetch failed")
     if job is not None and (job_finished(job) or result_error is not None):
         return _job_failure(job, result_error)
+    if job is not None and blocker is not None:
+        return _blocked(blocker)
     if job is not None:
         message = progress_message(progress)
         return ModelVerdict(
@@ -125,6 +149,23 @@ def model_verdict(
             DesiredCondition(type=READY, status="False", reason="Pending", message=waiting),
             DesiredCondition(type=PROGRESSING, status="True", reason="Pending", message=waiting),
         ),
+    )
+
+
+def _unblocked(previous: ModelStatus, verdict: ModelVerdict) -> tuple[DesiredCondition, ...]:
+    """`verdict`'s conditions, clearing a Degraded that only said the pod could not start once it can.
+
+    A verdict that leaves Degraded alone keeps the last finished attempt's failure visible; a blocker is not an
+    attempt, and would otherwise outlive the pod that was blocked.
+    """
+    if any(c.type == DEGRADED for c in verdict.conditions):
+        return verdict.conditions
+    stale = find_condition(previous.conditions, DEGRADED)
+    if stale is None or stale.status != "True" or stale.reason not in BLOCKER_REASONS:
+        return verdict.conditions
+    return (
+        *verdict.conditions,
+        DesiredCondition(type=DEGRADED, status="False", reason=AS_EXPECTED, message=""),
     )
 
 
@@ -152,6 +193,7 @@ def next_model_status(
     result: FetchResult | None,
     result_error: str | None = None,
     progress: DownloadProgress | None = None,
+    blocker: DownloadBlocker | None = None,
     waiting: str = WAITING_FOR_JOB,
     now: datetime,
 ) -> ModelStatus:
@@ -166,10 +208,10 @@ def next_model_status(
         # Recorded already; a Job still around (not yet deleted) must not turn it into a failure.
         return attrs.evolve(previous, observed_generation=generation)
     verdict = model_verdict(
-        job=job, result=result, result_error=result_error, progress=progress, waiting=waiting
+        job=job, result=result, result_error=result_error, progress=progress, blocker=blocker, waiting=waiting
     )
     conditions = apply_conditions(
-        previous.conditions, verdict.conditions, observed_generation=generation, now=now
+        previous.conditions, _unblocked(previous, verdict), observed_generation=generation, now=now
     )
     if verdict.phase == "Ready" and result is not None:
         return ModelStatus(
@@ -224,8 +266,22 @@ def was_ready(status: ModelStatus | None, cache_key: str | None) -> bool:
     return status is not None and status.phase == "Ready" and status.cache_key == cache_key
 
 
+def _newly_blocked(before: ModelStatus | None, after: ModelStatus) -> Transition | None:
+    """A Warning when the download pod became blocked, or blocked for another reason; None otherwise."""
+    degraded = find_condition(after.conditions, DEGRADED)
+    if after.phase != "Pending" or degraded is None or degraded.reason not in BLOCKER_REASONS:
+        return None
+    previous = find_condition(before.conditions if before else None, DEGRADED)
+    # The scheduler's node counts in the message may change from pass to pass; the cause has not.
+    same_cause = previous is not None and previous.reason == degraded.reason
+    if before is not None and before.phase == "Pending" and same_cause:
+        return None
+    return Transition(type="Warning", reason=degraded.reason, message=degraded.message)
+
+
 def transitions(before: ModelStatus | None, after: ModelStatus) -> list[Transition]:
-    """The Events a status change deserves: a file newly cached, or a new failure.
+    """The Events a status change deserves: a file newly cached, a download pod that cannot start, or a new
+    failure.
 
     Only transitions count: a retry that fails the same way again posts nothing new (the recorder would fold
     it into a count anyway, but the status already says it).
@@ -235,6 +291,9 @@ def transitions(before: ModelStatus | None, after: ModelStatus) -> list[Transiti
         ready = find_condition(after.conditions, READY)
         detail = ready.message if ready else "cached"
         events.append(Transition(type="Normal", reason="Downloaded", message=f"{detail} at {after.path}"))
+    blocked = _newly_blocked(before, after)
+    if blocked is not None:
+        events.append(blocked)
     degraded = find_condition(after.conditions, DEGRADED)
     if after.phase != "Failed" or degraded is None:
         return events

@@ -48,6 +48,7 @@ from api.v1alpha1.well_known import (
     OWNER_NAME_LABEL,
     OWNER_NAMESPACE_LABEL,
 )
+from controller.builders.api_key import scrape_authorization
 from controller.builders.conditions import DesiredCondition
 from controller.builders.labels import (
     dns1035_name,
@@ -81,7 +82,14 @@ def desired_service_monitor(isvc: InferenceService) -> dict[str, Any] | None:
         "metadata": serving_object_meta(isvc, component=COMPONENT_MONITORING),
         "spec": {
             "selector": {"matchLabels": selector_labels(name)},
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": SCRAPE_INTERVAL}],
+            "endpoints": [
+                {
+                    "port": "http",
+                    "path": "/metrics",
+                    "interval": SCRAPE_INTERVAL,
+                    **scrape_authorization(isvc.spec.api_key_secret_ref),
+                }
+            ],
         },
     }
 

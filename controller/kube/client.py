@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -368,6 +369,10 @@ class KubeClient:
         client_timeout: aiohttp.ClientTimeout,
         content_type: str = JSON,
     ) -> aiohttp.ClientResponse:
+        if content_type == APPLY_PATCH and body is not None:
+            body = yaml_safe_json(body)
+            # With a charset the client passes the bytes as they are; the server ignores the parameter.
+            content_type = f"{APPLY_PATCH}; charset=utf-8"
         headers = {"Accept": JSON, "Content-Type": content_type, "User-Agent": self.user_agent}
         await self._api.update_params_for_auth(headers, query, ["BearerToken"])
         try:
@@ -397,6 +402,22 @@ class KubeClient:
         raise error_from_status(
             response.status, body, context=context, retry_after=response.headers.get("Retry-After")
         )
+
+
+#: Characters YAML refuses raw (DEL, C1 controls, the two BMP non-characters) or reads as something else raw (NEL,
+#: U+2028 and U+2029 are line breaks to YAML 1.1, folded inside a quoted string; a BOM may be dropped).
+_NOT_YAML_PRINTABLE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def yaml_safe_json(body: Any) -> bytes:
+    """`body` as JSON the API server's YAML parser reads back unchanged (an apply patch is parsed as YAML).
+
+    Python's ASCII-escaped JSON writes characters beyond U+FFFF as surrogate pairs, which the parser refuses
+    ("invalid Unicode character escape code"); unescaped UTF-8 carries them. The few characters YAML refuses
+    or reads differently when raw (_NOT_YAML_PRINTABLE) stay escaped.
+    """
+    text = json.dumps(body, ensure_ascii=False)
+    return _NOT_YAML_PRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
 
 
 async def _load_configuration(

@@ -156,3 +156,10 @@ def _seconds(header: str | None, details: dict[str, Any] | None) -> float:
         except (TypeError, ValueError):
             continue
     return 0.0
+
+
+def is_schema_rejection(error: KubeError) -> bool:
+    """A server-side apply the API server could not type against the kind's schema (a field the schema does
+    not declare, e.g. an unknown key in a pass-through `affinity`). It answers 500, yet the body is at fault and
+    retrying the same body can only fail again."""
+    return isinstance(error, ServerError) and "failed to create typed patch object" in error.message

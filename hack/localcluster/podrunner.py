@@ -66,8 +66,12 @@ class PodRunner:
         timeout: float = 120.0,
         service_account_kubeconfig: Path | None = None,
         kubeconfig_for: Callable[[dict[str, Any]], Path] | None = None,
+        node_env: Mapping[str, str] | None = None,
     ) -> None:
         self._client = client
+        #: What the node's environment adds under the pod's own (e.g. HF_ENDPOINT naming a loopback Hub, where a
+        #: real node would resolve huggingface.co); the pod's env wins.
+        self._node_env = dict(node_env or {})
         #: Gives each pod the credentials of its own ServiceAccount (what a kubelet's projected token does).
         self._kubeconfig_for = kubeconfig_for
         #: Stands in for the ServiceAccount token a real kubelet projects into the pod.
@@ -120,7 +124,7 @@ class PodRunner:
             started = datetime.now(UTC)
             with anyio.fail_after(self._timeout):
                 done = await anyio.run_process(
-                    argv, env={**_base_env(), **self._credentials(pod), **env}, check=False
+                    argv, env={**_base_env(), **self._node_env, **self._credentials(pod), **env}, check=False
                 )
             finished = datetime.now(UTC)
             stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")

@@ -70,6 +70,16 @@ class AgentReconciler:
                 request, obj, HostServing(status="False", reason=status.INVALID_SPEC, message=str(exc))
             )
             return Result()
+        if isvc.spec.api_key_secret_ref is not None:
+            # Serving without the key would open a service its owner meant to close; refuse it instead.
+            message = (
+                "spec.apiKeySecretRef is not supported for host-served services yet: the host agent would serve "
+                "without the key; remove it or use a cpu, nvidia or amd accelerator"
+            )
+            await self._stop_serving(
+                request, obj, HostServing(status="False", reason=status.INVALID_SPEC, message=message)
+            )
+            return Result()
         if isvc.spec.replicas == 0:
             message = "spec.replicas is 0: no server runs"
             await self._stop_serving(

@@ -22,6 +22,7 @@ from llmkube.benchmark import (
 from llmkube.cli.endpoint import EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import CliUsageError, reported_errors, stderr_console
 from llmkube.cli.options import (
+    ApiKey,
     EndpointOverride,
     GatewayOption,
     Kubeconfig,
@@ -74,12 +75,13 @@ async def _benchmark(
     gateway: str | None,
     resolver: EndpointResolver,
     timeout_s: float,
+    api_key: str | None,
     quiet: bool,
 ) -> BenchmarkReport:
     console = stderr_console()
     async with (
         open_endpoint(service, override=override, resolver=resolver, gateway=gateway) as endpoint,
-        open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
+        open_chat_client(endpoint.url, idle_timeout_s=timeout_s, api_key=api_key) as client,
     ):
         if not quiet:
             console.print(
@@ -103,6 +105,7 @@ def benchmark(
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
     gateway: GatewayOption = None,
+    api_key: ApiKey = None,
     iterations: Annotated[
         int,
         typer.Option(
@@ -186,6 +189,7 @@ def benchmark(
                 gateway=gateway,
                 resolver=state_of(ctx).resolver,
                 timeout_s=timeout,
+                api_key=api_key,
                 quiet=quiet,
             ),
             backend="asyncio",

@@ -12,6 +12,7 @@ from llmkube.chat import ChatSettings, Conversation, chat_loop, read_terminal_li
 from llmkube.cli.endpoint import Endpoint, EndpointResolver, ServiceRef, open_endpoint
 from llmkube.cli.errors import reported_errors, stderr_console
 from llmkube.cli.options import (
+    ApiKey,
     EndpointOverride,
     GatewayOption,
     Kubeconfig,
@@ -54,11 +55,12 @@ async def _chat(
     settings: ChatSettings,
     message: str | None,
     timeout_s: float,
+    api_key: str | None,
     stats: bool,
 ) -> None:
     async with (
         open_endpoint(service, override=override, resolver=resolver, gateway=gateway) as endpoint,
-        open_chat_client(endpoint.url, idle_timeout_s=timeout_s) as client,
+        open_chat_client(endpoint.url, idle_timeout_s=timeout_s, api_key=api_key) as client,
     ):
         if service is not None and override is None and endpoint.via != "--gateway":
             # Found in the cluster: say which route was taken (EndpointSlice, NodePort, port-forward, the
@@ -82,6 +84,7 @@ def chat(
     name: ServiceName = None,
     endpoint: EndpointOverride = None,
     gateway: GatewayOption = None,
+    api_key: ApiKey = None,
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="ask this one question, print the answer and exit")
     ] = None,
@@ -121,6 +124,7 @@ def chat(
                 settings=settings,
                 message=message,
                 timeout_s=timeout,
+                api_key=api_key,
                 stats=stats,
             ),
             backend="asyncio",

@@ -70,7 +70,7 @@ def context_namespace(*, kubeconfig: str | None, context: str | None) -> str | N
     """The namespace the chosen (or current) context names, if any."""
     documents: list[dict[str, Any]] = []
     for path in _kubeconfig_files(kubeconfig):
-        with contextlib.suppress(OSError, yaml.YAMLError):
+        with contextlib.suppress(OSError, ValueError, yaml.YAMLError):
             loaded = yaml.safe_load(path.read_text())
             if isinstance(loaded, dict):
                 documents.append(loaded)
@@ -94,11 +94,19 @@ def _check_kubeconfig(target: ClusterTarget) -> None:
     ):
         return
     files = _kubeconfig_files(target.kubeconfig)
-    if not any(path.is_file() for path in files):
+    if not any(_is_file(path) for path in files):
         listed = ", ".join(str(p) for p in files)
         raise CliError(
             f"no kubeconfig at {listed}: point --kubeconfig or $KUBECONFIG at your cluster's kubeconfig"
         )
+
+
+def _is_file(path: Path) -> bool:
+    """False, not an exception, for a path the OS refuses to look up (too long, a NUL byte, no permission)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.asynccontextmanager

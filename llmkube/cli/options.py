@@ -67,3 +67,13 @@ ServiceName = Annotated[
         metavar="NAME", help="InferenceService to talk to (optional with --endpoint)", show_default=False
     ),
 ]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="LLMKUBE_API_KEY",
+        show_envvar=True,
+        help="API key of a service that requires one (spec.apiKeySecretRef); the environment variable keeps it "
+        "out of shell history and the process list",
+    ),
+]

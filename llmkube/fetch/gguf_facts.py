@@ -1,7 +1,8 @@
 """Facts about a GGUF file, read from its header through a memory map (tensor data is never loaded).
 
 Keys vary by architecture (`llama.context_length`, `qwen2.context_length`, ...) and by converter version, so every
-fact is optional and a missing key is not an error; only a file the reader cannot parse is invalid.
+fact is optional and a missing key is not an error; only a file the reader cannot parse is invalid. The header's
+counts are checked against the file first (`gguf_header`), since the reader trusts them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from api.v1alpha1.gguf import GGUFInfo
 from llmkube.fetch.errors import InvalidGGUF
+from llmkube.fetch.gguf_header import check_header_of
 
 GGUF_MAGIC = b"GGUF"
 
@@ -28,6 +30,12 @@ def check_gguf_magic(head: bytes) -> None:
 
 
 def read_gguf_facts(path: Path, *, source: str) -> GGUFInfo:
+    try:
+        check_header_of(path)  # before the reader believes any count in it
+    except InvalidGGUF as exc:
+        raise InvalidGGUF(
+            f"{source} is not a valid GGUF file: {exc}; check that the source is a complete .gguf file"
+        ) from exc
     try:
         reader = _HeaderReader(path, "r")
     except Exception as exc:  # the reader raises ValueError, struct errors, IndexError... on malformed input

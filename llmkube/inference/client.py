@@ -45,9 +45,12 @@ class ChatClient:
         session: aiohttp.ClientSession,
         idle_timeout_s: float = 60.0,
         clock: Clock = time.perf_counter,
+        api_key: str | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self._session = session
+        #: Sent as a bearer token, the form llama-server and OpenAI-compatible gateways both accept.
+        self._auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=min(idle_timeout_s, 10.0), sock_read=idle_timeout_s
         )
@@ -70,7 +73,7 @@ class ChatClient:
         # the client has read the end of the stream and pooled the connection, and the next request would meet
         # a dead one (several, with concurrent streams, more than one retry can absorb). Asking for
         # `Connection: close` makes the server say so, and the connection is never pooled.
-        headers = {"Connection": "close"} if request.stream else None
+        headers = {**self._auth, **({"Connection": "close"} if request.stream else {})}
         try:
             async with self._session.post(
                 url, json=request.body(), headers=headers, timeout=self._timeout
@@ -78,7 +81,8 @@ class ChatClient:
                 answered = True
                 if response.status >= 400:
                     raise ServerError(
-                        f"{url} answered HTTP {response.status}: {await _error_message(response)}",
+                        f"{url} answered HTTP {response.status}: {await _error_message(response)}"
+                        + _auth_hint(response.status, sent_key=bool(self._auth)),
                         status=response.status,
                     )
                 if not request.stream:
@@ -186,6 +190,14 @@ async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
         yield event.data
 
 
+def _auth_hint(status: int, *, sent_key: bool) -> str:
+    if status != 401:
+        return ""
+    if sent_key:
+        return "; the API key was refused: check it against the service's apiKeySecretRef Secret"
+    return "; the service requires an API key: pass --api-key or set LLMKUBE_API_KEY"
+
+
 async def _error_message(response: aiohttp.ClientResponse) -> str:
     text = ""
     with contextlib.suppress(aiohttp.ClientError, UnicodeDecodeError):
@@ -230,9 +242,15 @@ def _str_or_none(value: Any) -> str | None:
 
 @contextlib.asynccontextmanager
 async def open_chat_client(
-    endpoint: str, *, idle_timeout_s: float = 60.0, clock: Clock = time.perf_counter
+    endpoint: str,
+    *,
+    idle_timeout_s: float = 60.0,
+    clock: Clock = time.perf_counter,
+    api_key: str | None = None,
 ) -> AsyncIterator[ChatClient]:
     """A client with its own connection pool, closed on exit; the pool has room for any benchmark concurrency."""
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        yield ChatClient(base_url=endpoint, session=session, idle_timeout_s=idle_timeout_s, clock=clock)
+        yield ChatClient(
+            base_url=endpoint, session=session, idle_timeout_s=idle_timeout_s, clock=clock, api_key=api_key
+        )

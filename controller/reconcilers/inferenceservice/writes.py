@@ -9,7 +9,7 @@ Deployment keeps its size until the HPA takes over (controller.builders.replicas
 
 Two situations are not retried, because retrying cannot fix them: a child name already held by another
 controller (two services whose names sanitise to the same DNS label), and a body the API server rejects as
-invalid. Both surface as `ChildRejected`, which the reconciler reports as InvalidSpec.
+invalid (422, or the 500 server-side apply answers for a field the kind's schema does not declare). Both surface as `ChildRejected`, which the reconciler reports as InvalidSpec.
 
 The InferencePool is written only where its CRD exists, like the ServiceMonitors, and needs no condition: a
 cluster without the Gateway API Inference Extension has no use for it.
@@ -44,7 +44,8 @@ from controller.builders.conditions import DesiredCondition
 from controller.builders.inferenceservice_status import Placement, ServiceVerdict, status_change
 from controller.builders.labels import object_name, object_namespace, resource_name
 from controller.builders.replicas_handoff import needs_replicas_handoff, replicas_handoff
-from controller.kube import EventRecorder, Invalid, NotFound, Resource
+from controller.kube import EventRecorder, Invalid, NotFound, Resource, ServerError
+from controller.kube.errors import is_schema_rejection
 from controller.kube.resources import (
     DEPLOYMENTS,
     HORIZONTAL_POD_AUTOSCALERS,
@@ -295,7 +296,9 @@ class ServiceWrites:
             )
         try:
             written = await self._applier.ensure(resource, desired, current)
-        except Invalid as err:
+        except (Invalid, ServerError) as err:
+            if isinstance(err, ServerError) and not is_schema_rejection(err):
+                raise
             raise ChildRejected(f"the API server rejected {resource.kind} '{name}': {err}") from err
         if written is None:
             return current

@@ -11,7 +11,8 @@ Each pass reads only the informer caches and walks the same ladder, so any pass 
 4. No Job: start a first attempt (no backoff is carried over from an earlier spec), unless the token Secret is
    missing, which fails the Model at once with a message naming the Secret and is checked again with backoff,
    rather than leaving a pod stuck waiting for it.
-5. A Job: follow it. A success becomes Ready (the Job is deleted on the next pass, once the cache shows the
+5. A Job: follow it. While its pod cannot start (unschedulable, image pull, cache claim not bound) the Model is
+   Pending with the scheduler's or kubelet's reason (`download_blockers`). A success becomes Ready (the Job is deleted on the next pass, once the cache shows the
    status, so the result cannot be lost between the two writes); a failure becomes Degraded with the fetcher's
    reason, and the failed Job is replaced by a fresh attempt when its backoff expires.
 
@@ -34,6 +35,7 @@ from api.v1alpha1.converter import from_wire
 from api.v1alpha1.model import Model, ModelStatus
 from api.v1alpha1.well_known import DEGRADED
 from controller.builders.conditions import find_condition, parse_time
+from controller.builders.download_blockers import download_blocker
 from controller.builders.fetch_job import (
     desired_fetch_job,
     fetch_attempt,
@@ -156,16 +158,20 @@ class ModelReconciler:
         return Result()
 
     async def _follow(self, obj: Object, model: Model, cache_key: str, job: Object) -> Result:
-        outcome = fetch_outcome(job, self._caches.pods.by_index(BY_CONTROLLER_UID, job["metadata"]["uid"]))
+        pods = self._caches.pods.by_index(BY_CONTROLLER_UID, job["metadata"]["uid"])
+        outcome = fetch_outcome(job, pods)
         if not outcome.settled:
             return Result()  # the pod's final state is on its way through the pod watch
         now = self._now()
+        progress = model.status.progress if model.status else None
+        claim = self._caches.claims.get_by_name(self._config.model_cache_pvc_name, namespace_of(obj))
         status = next_model_status(
             model,
             job=job,
             result=outcome.result,
             result_error=outcome.result_error,
-            progress=model.status.progress if model.status else None,
+            progress=progress,
+            blocker=download_blocker(pods, cache_claim=claim, started=progress is not None),
             now=now,
         )
         if status.phase == "Ready" and status.path is not None:

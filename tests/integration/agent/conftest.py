@@ -24,6 +24,7 @@ from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, MODELS, NAMES
 from hack.llama import llama_server_binary, smollm2_gguf
 from llmkube.agent import AgentOptions
 from tests.integration.agent.helpers import MODEL_NAME, TEST_PORTS, eventually
+from tests.integration.namespaces import restricted_namespace
 
 REPO = Path(__file__).resolve().parents[3]
 CRD_DIR = REPO / "config" / "crd" / "bases"
@@ -62,7 +63,7 @@ async def crds(kube: KubeClient) -> None:
 @pytest.fixture
 async def namespace(kube: KubeClient, crds: None) -> AsyncIterator[str]:
     name = f"agent-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from hack.localcluster import ClusterBase
 from llmkube.cli.main import app
+from tests.integration.namespaces import kubectl_label_args
 
 LLMKUBE = str(Path(sys.executable).parent / "llmkube")
 
@@ -34,6 +35,7 @@ def cluster(local_cluster: ClusterBase) -> ClusterBase:
 def namespace(cluster: ClusterBase) -> Iterator[str]:
     name = f"cli-{secrets.token_hex(4)}"
     cluster.kubectl("create", "namespace", name)
+    cluster.kubectl(*kubectl_label_args(name))
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false")
 

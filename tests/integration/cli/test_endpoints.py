@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from controller.builders.security import container_security_context, pod_security_context
 from hack.localcluster import ClusterBase
 from hack.localcluster.portforward import port_forward_manifest
 from tests.integration.cli.conftest import Cli, make_ready
@@ -65,8 +66,15 @@ def _pod(namespace: str) -> dict[str, Any]:
         "metadata": {"name": f"{SERVICE}-0", "namespace": namespace, "labels": SELECTOR},
         "spec": {
             "nodeName": "cpu-node-1",
+            # The namespace enforces `restricted`, so the stand-in server pod is dressed as the operator's are.
+            "securityContext": pod_security_context(),
             "containers": [
-                {"name": "server", "image": "llama.cpp:server", "ports": [{"containerPort": 8080}]}
+                {
+                    "name": "server",
+                    "image": "llama.cpp:server",
+                    "ports": [{"containerPort": 8080}],
+                    "securityContext": container_security_context(),
+                }
             ],
         },
     }

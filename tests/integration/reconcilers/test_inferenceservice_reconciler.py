@@ -40,7 +40,8 @@ from controller.reconcilers.inferenceservice import wiring as isvc_wiring
 from controller.reconcilers.inferenceservice.crd_gated import INFERENCE_POOL_CRD, SERVICE_MONITOR_CRD
 from hack.localcluster import WRITE_VERBS, AuditLogUnavailableError, ClusterBase
 from hack.localcluster.inventory import FakeNode, nvidia_gpu_node
-from tests.integration.events import event_reasons
+from tests.integration.events import event_messages, event_reasons, self_transitions
+from tests.integration.namespaces import restricted_namespace
 from tests.integration.reconcilers.isvc_harness import (
     CountingKubeClient,
     args_follow,
@@ -78,7 +79,7 @@ async def kube(kubeconfig: Path, api_crds: ClusterBase) -> AsyncIterator[KubeCli
 async def namespace(kube: KubeClient, local_cluster: ClusterBase) -> AsyncIterator[str]:
     """A fresh namespace with the model cache claim the Model reconciler would have created."""
     name = f"isvc-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     # One small volume per test namespace, so the shared pool never runs dry.
     await anyio.to_thread.run_sync(lambda: local_cluster.add_persistent_volumes(capacity="1Gi"))
     await kube.create(
@@ -288,6 +289,8 @@ async def test_a_service_created_before_its_model_serves_once_the_model_is_ready
         await make_model_ready(kube, "llama-3.2-1b", namespace=namespace)
         ready = await wait_for(fetch, phase_is("Ready"), what="Ready")
         deployment = await kube.get(DEPLOYMENTS, "chat-v1", namespace=namespace)
+        messages = await event_messages(kube, namespace, "chat.v1")
+    assert self_transitions(messages) == [], "ModelNotFound -> WaitingForModel is one phase"
     assert condition(missing, "Ready")["reason"] == "ModelNotFound"
     assert condition(missing, "Degraded")["reason"] == "ModelNotFound"
     assert condition(ready, "ModelReady")["status"] == "True"

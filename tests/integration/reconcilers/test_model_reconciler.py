@@ -37,6 +37,7 @@ from hack.llama import smollm2_gguf
 from hack.localcluster import ClusterBase
 from hack.localcluster.podrunner import PodRunner
 from tests.integration.events import event_reasons
+from tests.integration.namespaces import restricted_namespace
 from tests.integration.reconcilers.model_harness import (
     CountingKubeClient,
     condition,
@@ -77,6 +78,14 @@ class Env:
             lambda: self.model(name), phase_is(phase), within=within, what=f"Model {name} {phase}"
         )
 
+    async def wait_held(self, name: str) -> dict[str, Any]:
+        """The Model follows its Job, whose pod waits unscheduled for the stand-in kubelet: the Model says so."""
+        return await wait_for(
+            lambda: self.model(name),
+            lambda m: phase_is("Pending")(m) and condition(m, "Ready").get("reason") == "Unschedulable",
+            what=f"Model {name} Pending, its download pod Unschedulable",
+        )
+
 
 @pytest.fixture(scope="session")
 def model_file() -> bytes:
@@ -103,7 +112,7 @@ def crds(local_cluster: ClusterBase) -> None:
 @pytest.fixture
 async def namespace(kube: KubeClient, crds: None) -> AsyncIterator[str]:
     name = f"model-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)
@@ -251,7 +260,7 @@ async def test_a_wrong_sha256_set_after_the_download_finished_is_degraded_and_ne
     async with open_env(run_pods=False, config=NO_RETRY) as env:
         await env.create_model("late-sum", source={"url": file_server.url("/late-sum/m.gguf")})
         [first] = await wait_for(lambda: fetch_jobs(env.kube, env.namespace), bool, what="the first Job")
-        await env.wait_model("late-sum", "Downloading")
+        await env.wait_held("late-sum")
     # With the controller away, the first Job succeeds and the spec then asks for another digest: the finished
     # Job's good result is waiting when the controller comes back.
     await run_the_pod_of(env, first)
@@ -280,7 +289,7 @@ async def test_a_wrong_sha256_set_while_the_download_runs_replaces_the_job_and_i
     async with open_env(run_pods=False, config=NO_RETRY) as env:
         await env.create_model("mid-sum", source={"url": file_server.url("/mid-sum/m.gguf")})
         [first] = await wait_for(lambda: fetch_jobs(env.kube, env.namespace), bool, what="the first Job")
-        await env.wait_model("mid-sum", "Downloading")
+        await env.wait_held("mid-sum")
         await env.kube.merge_patch(
             MODELS, "mid-sum", {"spec": {"sha256": WRONG_SHA256}}, namespace=env.namespace
         )
@@ -403,7 +412,7 @@ async def test_deleting_a_model_garbage_collects_its_job(open_env: OpenEnv, file
     async with open_env(run_pods=False) as env:
         await env.create_model("doomed", source={"url": file_server.url("/doomed/m.gguf")})
         await wait_for(lambda: fetch_jobs(env.kube, env.namespace), bool, what="the download Job")
-        await env.wait_model("doomed", "Downloading")
+        await env.wait_held("doomed")
         await env.kube.delete(MODELS, "doomed", namespace=env.namespace)
         await wait_for(
             lambda: fetch_jobs(env.kube, env.namespace), lambda jobs: not jobs, what="the Job collected"

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from controller.kube import KubeClient, NotFound, Resource
 from controller.kube.resources import CUSTOM_RESOURCE_DEFINITIONS, NAMESPACES
 from hack.localcluster import REUSE_ENV, ReusedCluster
+from tests.integration.namespaces import restricted_namespace
 
 WIDGETS = Resource(
     group="runtime.test.llmkube.dev", version="v1", plural="widgets", kind="Widget", namespaced=True
@@ -111,7 +112,7 @@ async def kube(kubeconfig_path: Path) -> AsyncIterator[KubeClient]:
 @pytest.fixture
 async def namespace(kube: KubeClient) -> AsyncIterator[str]:
     name = f"rt-{secrets.token_hex(4)}"
-    await kube.create(NAMESPACES, {"metadata": {"name": name}})
+    await kube.create(NAMESPACES, restricted_namespace(name))
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)

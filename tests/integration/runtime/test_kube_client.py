@@ -43,6 +43,16 @@ async def test_server_side_apply_removes_fields_the_manager_dropped(kube: KubeCl
     assert managers == ["llmkube"]
 
 
+async def test_server_side_apply_carries_any_unicode_text(kube: KubeClient, namespace: str) -> None:
+    # Characters beyond U+FFFF (an emoji), a quote, a backslash, C0 and C1 controls and a non-character: once
+    # refused by the apply patch's YAML parser ("invalid Unicode character escape code", "control characters").
+    text = 'model \U0001f600 \U000fc123 " \\ \x01 \x85 \x9f \ufffe é'
+    applied = await kube.apply(CONFIG_MAPS, configmap("u", namespace, x=text), field_manager="llmkube")
+    assert applied["data"] == {"x": text}
+    status = await kube.apply(CONFIG_MAPS, configmap("u", namespace, x=text), field_manager="llmkube")
+    assert status["metadata"]["resourceVersion"] == applied["metadata"]["resourceVersion"]
+
+
 async def test_invalid_object_error_names_the_field(
     kube: KubeClient, namespace: str, widgets: Resource
 ) -> None:

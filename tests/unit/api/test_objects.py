@@ -15,6 +15,7 @@ from api.objects import (
     labels_of,
     name_of,
     namespace_of,
+    spec_of,
 )
 
 POD: dict[str, Any] = {
@@ -52,11 +53,12 @@ def test_a_condition_is_found_by_type_and_entries_that_are_not_objects_are_skipp
 
 
 @pytest.mark.parametrize(
-    "obj", [None, {}, {"metadata": None, "status": None}, {"metadata": {"labels": None}}]
+    "obj", [None, {}, {"metadata": None, "status": None, "spec": None}, {"metadata": {"labels": None}}]
 )
 def test_missing_or_null_levels_read_as_empty(obj: dict[str, Any] | None) -> None:
     assert (key_of(obj), labels_of(obj), annotations_of(obj)) == ("", {}, {})
     assert (controller_reference(obj), condition_of(obj, "Ready"), is_terminating(obj)) == (None, None, False)
+    assert spec_of(obj) == {}
 
 
 def test_an_object_with_a_deletion_timestamp_is_terminating() -> None:

@@ -108,6 +108,17 @@ def test_reaching_ready_is_a_normal_event() -> None:
     assert (change.type, change.reason) == ("Normal", "ReplicasReady")
 
 
+def test_a_new_reason_in_the_same_phase_names_the_reasons_not_the_phase_twice() -> None:
+    before = status_of(verdict(phase="WaitingForModel", ready="False", reason="ModelNotFound"))
+    change = transition(
+        before, status_of(verdict(phase="WaitingForModel", ready="False", reason="WaitingForModel"))
+    )
+    assert change is not None
+    assert change.reason == "WaitingForModel"
+    assert change.message.startswith("WaitingForModel: ModelNotFound -> WaitingForModel")
+    assert "WaitingForModel -> WaitingForModel" not in change.message
+
+
 def test_an_unchanged_phase_and_reason_is_no_transition() -> None:
     assert transition(status_of(verdict()), status_of(verdict())) is None
 

@@ -106,6 +106,23 @@ def test_a_failed_model_fails_the_service_with_the_models_reason() -> None:
     assert condition(verdict, "ModelReady") == ("False", "ChecksumMismatch")
 
 
+def test_a_model_whose_download_pod_cannot_start_is_waited_for_with_the_schedulers_reason() -> None:
+    blocked = Condition(
+        type="Degraded",
+        status="True",
+        reason="Unschedulable",
+        message="download pod p cannot be scheduled: 0/4 nodes are available",
+        last_transition_time="2025-01-01T00:00:00Z",
+    )
+    verdict = service_verdict(
+        model_name="tiny", model=with_phase(MODEL, "Pending", conditions=[blocked]), deployment=None
+    )
+    assert verdict.phase == "WaitingForModel"
+    model_ready = next(c for c in verdict.conditions if c.type == "ModelReady")
+    assert model_ready.reason == "Unschedulable"
+    assert "0/4 nodes are available" in model_ready.message
+
+
 def test_all_replicas_ready_is_ready() -> None:
     verdict = service_verdict(
         model_name="tiny", model=MODEL, deployment=deployment(replicas=2, ready_replicas=2)

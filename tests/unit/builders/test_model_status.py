@@ -9,8 +9,15 @@ from api.v1alpha1.converter import to_wire
 from api.v1alpha1.fetch_result import FetchResult
 from api.v1alpha1.model import DownloadProgress, Model
 from controller.builders.conditions import find_condition
+from controller.builders.download_blockers import DownloadBlocker
 from controller.builders.fetch_job import model_cache_key
-from controller.builders.model_status import failure_status, is_cached, model_verdict, next_model_status
+from controller.builders.model_status import (
+    failure_status,
+    is_cached,
+    model_verdict,
+    next_model_status,
+    transitions,
+)
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 ACTIVE_JOB: dict[str, Any] = {"status": {"active": 1}}
@@ -181,3 +188,70 @@ def test_a_result_with_the_specs_digest_is_ready(hf_model: Model) -> None:
     expecting = attrs.evolve(hf_model, spec=attrs.evolve(hf_model.spec, sha256="c" * 64))
     status = next_model_status(expecting, job=ACTIVE_JOB, result=ok_result(hf_model), now=NOW)
     assert (status.phase, status.sha256) == ("Ready", "c" * 64)
+
+
+BLOCKER = DownloadBlocker(reason="Unschedulable", message="download pod p cannot be scheduled: 0/4 nodes")
+
+
+def test_a_job_whose_pod_cannot_start_is_pending_and_degraded_with_the_blockers_reason() -> None:
+    verdict = model_verdict(job=ACTIVE_JOB, result=None, blocker=BLOCKER)
+    assert verdict.phase == "Pending"
+    assert reasons(verdict) == {
+        "Ready": ("False", "Unschedulable"),
+        "Progressing": ("True", "WaitingForPod"),
+        "Degraded": ("True", "Unschedulable"),
+    }
+    ready = next(c for c in verdict.conditions if c.type == "Ready")
+    assert ready.message == BLOCKER.message
+
+
+def test_a_result_outranks_a_blocker_read_from_a_stale_pod() -> None:
+    verdict = model_verdict(
+        job=ACTIVE_JOB, result=FetchResult(ok=False, reason="NetworkError"), blocker=BLOCKER
+    )
+    assert verdict.phase == "Failed"
+
+
+def blocked_status(model: Model, blocker: DownloadBlocker = BLOCKER) -> Any:
+    return next_model_status(model, job=ACTIVE_JOB, result=None, blocker=blocker, now=NOW)
+
+
+def test_becoming_blocked_posts_one_warning_and_staying_blocked_posts_none(hf_model: Model) -> None:
+    first = blocked_status(hf_model)
+    [event] = transitions(hf_model.status, first)
+    assert (event.type, event.reason, event.message) == ("Warning", "Unschedulable", BLOCKER.message)
+    recounted = DownloadBlocker(
+        reason="Unschedulable", message="download pod p cannot be scheduled: 0/5 nodes"
+    )
+    assert transitions(first, blocked_status(attrs.evolve(hf_model, status=first), recounted)) == []
+
+
+def test_a_blocker_with_another_cause_posts_a_new_warning(hf_model: Model) -> None:
+    first = blocked_status(hf_model)
+    claim = DownloadBlocker(reason="VolumeNotBound", message="the model cache claim is Pending")
+    [event] = transitions(first, blocked_status(attrs.evolve(hf_model, status=first), claim))
+    assert event.reason == "VolumeNotBound"
+
+
+def test_a_pod_that_starts_after_being_blocked_is_downloading_and_no_longer_degraded(hf_model: Model) -> None:
+    blocked = attrs.evolve(hf_model, status=blocked_status(hf_model))
+    running = next_model_status(
+        blocked, job=ACTIVE_JOB, result=None, progress=DownloadProgress(bytes_done=1, bytes_total=4), now=NOW
+    )
+    assert running.phase == "Downloading"
+    degraded = find_condition(running.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason) == ("False", "AsExpected")
+
+
+def test_a_retry_after_a_failure_keeps_the_failure_not_a_blocker(hf_model: Model) -> None:
+    failed = next_model_status(
+        hf_model,
+        job=failed_job("BackoffLimitExceeded"),
+        result=FetchResult(ok=False, reason="NetworkError"),
+        now=NOW,
+    )
+    retrying = next_model_status(attrs.evolve(hf_model, status=failed), job=ACTIVE_JOB, result=None, now=NOW)
+    degraded = find_condition(retrying.conditions, "Degraded")
+    assert degraded is not None
+    assert (degraded.status, degraded.reason) == ("True", "NetworkError")

@@ -169,3 +169,34 @@ async def test_closed_port_is_reported_as_unreachable() -> None:
 )
 def test_endpoint_urls_are_normalized_to_the_server_root(given: str, base: str) -> None:
     assert normalize_base_url(given) == base
+
+
+async def unauthorized(request: web.Request) -> web.Response:
+    # llama-server's answer to a missing or wrong key.
+    error = {"error": {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}}
+    return web.json_response(error, status=401)
+
+
+async def test_an_api_key_is_sent_as_a_bearer_token(serve: Serve) -> None:
+    seen: list[str | None] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Authorization"))
+        return web.json_response({"model": "m", "choices": [{"message": {"content": "ok"}}]})
+
+    async with serve(handler) as url, open_chat_client(url, api_key="s3cret") as client:
+        await client.complete(ChatRequest(messages=QUESTION.messages, stream=False))
+    assert seen == ["Bearer s3cret"]
+
+
+async def test_a_401_without_a_key_says_how_to_pass_one(serve: Serve) -> None:
+    async with serve(unauthorized) as url, open_chat_client(url) as client:
+        with pytest.raises(ServerError, match="requires an API key: pass --api-key or set LLMKUBE_API_KEY"):
+            await client.complete(QUESTION)
+
+
+async def test_a_401_with_a_key_says_the_key_was_refused(serve: Serve) -> None:
+    async with serve(unauthorized) as url, open_chat_client(url, api_key="wrong") as client:
+        with pytest.raises(ServerError, match="API key was refused") as caught:
+            await client.complete(QUESTION)
+    assert "wrong" not in str(caught.value)

@@ -18,6 +18,7 @@ from controller.kube.errors import (
     TooManyRequests,
     Unauthorized,
     error_from_status,
+    is_schema_rejection,
 )
 
 
@@ -73,3 +74,18 @@ def test_non_json_body_becomes_the_message() -> None:
     error = error_from_status(502, b"<html>bad gateway</html>")
     assert isinstance(error, ServerError)
     assert "bad gateway" in str(error)
+
+
+def test_an_apply_the_schema_cannot_type_is_a_rejected_body_not_a_server_fault() -> None:
+    typed = error_from_status(
+        500,
+        {
+            "code": 500,
+            "message": "failed to create typed patch object (ns/x; apps/v1, Kind=Deployment): "
+            ".spec.template.spec.affinity.zone: field not declared in schema",
+        },
+    )
+    assert is_schema_rejection(typed)
+    assert not is_schema_rejection(
+        error_from_status(500, {"code": 500, "message": "etcdserver: leader changed"})
+    )
