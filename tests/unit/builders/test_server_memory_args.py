@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from controller.builders.server_memory_args import ServerMemoryOptions, server_memory_options
+
+
+def test_no_extra_args_means_llama_server_defaults() -> None:
+    assert server_memory_options(None) == ServerMemoryOptions()
+    assert ServerMemoryOptions().cache_type_k == "f16"
+    assert ServerMemoryOptions().ubatch == 512
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cache-type-k", "q8_0", "--cache-type-v", "q4_0"],
+        ["-ctk", "q8_0", "-ctv", "q4_0"],
+        ["--cache-type-k=q8_0", "--cache-type-v=Q4_0"],
+    ],
+)
+def test_cache_types_are_read_in_every_spelling(args: list[str]) -> None:
+    options = server_memory_options(args)
+
+    assert (options.cache_type_k, options.cache_type_v) == ("q8_0", "q4_0")
+
+
+def test_the_last_occurrence_of_a_flag_wins_as_in_llama_server() -> None:
+    assert server_memory_options(["-ub", "256", "--ubatch-size", "1024"]).ubatch == 1024
+
+
+def test_switches_and_flash_attention_off_are_read() -> None:
+    options = server_memory_options(["--swa-full", "-kvu", "--no-kv-offload", "-fa", "off", "--jinja"])
+
+    assert options.swa_full
+    assert options.kv_unified
+    assert not options.kv_offload
+    assert not options.flash_attention
+
+
+def test_a_value_llama_server_would_reject_keeps_the_default() -> None:
+    options = server_memory_options(["--cache-type-k", "q3_x", "-b", "lots"])
+
+    assert options.cache_type_k == "f16"
+    assert options.batch == 2048
