@@ -59,9 +59,7 @@ def plan_summary(plan: MemoryPlan) -> str:
     )
 
 
-def fit_message(
-    plan: MemoryPlan, *, gpu_memory_bytes: int, needed: GpuFit | None, gpu_count_is_set: bool = True
-) -> str:
+def fit_message(plan: MemoryPlan, *, gpu_memory_bytes: int, needed: GpuFit | None) -> str:
     """The sentence for the `Fits` condition: what the plan needs, what the largest GPU offers, and the fix.
 
     `plan` is the plan for the GPU count in force; `needed` the smallest count that fits (None: none up to 8).
@@ -73,10 +71,7 @@ def fit_message(
     if fits(plan, gpu_memory_bytes):
         return f"fits: {needs}; {share}; {offer}"
     if needed is not None:
-        fix = f"set gpuCount >= {needed.gpu_count} or lower contextSize"
-        if not gpu_count_is_set:
-            fix = f"gpuCount {needed.gpu_count} fits"
-        return f"{needs}; {share}; {offer}: {fix}"
+        return f"{needs}; {share}; {offer}: set gpuCount >= {needed.gpu_count} or lower contextSize"
     return (
         f"{needs}; {offer}, and even {MAX_GPUS} GPUs would not hold it: lower contextSize or parallelSlots, "
         "choose a smaller quantization, or run on GPUs with more memory"

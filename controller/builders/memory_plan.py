@@ -34,6 +34,9 @@ GIB = 1 << 30
 GPU_OVERHEAD_BYTES = 640 * MIB
 #: Host process beyond its buffers: the binary and its libraries, the tokenizer, the HTTP server, slot state.
 HOST_OVERHEAD_BYTES = 256 * MIB
+#: Copies of each GPU's graph inputs the scheduler keeps for pipeline parallelism (`GGML_SCHED_MAX_COPIES`),
+#: which llama.cpp turns on when layers are split over more than one GPU.
+PIPELINE_COPIES = 4
 
 
 class PlanUnavailable(ValueError):
@@ -123,6 +126,8 @@ def memory_plan(
     weights = _weights(gguf, widths)
     layers = attention.layers
     output_buffer = output_buffer_bytes(widths, slots=parallel_slots)
+    # llama.cpp pipelines layers split over several GPUs, unless the KV cache stays in host memory.
+    pipelined = gpu_count > 1 and options.kv_offload
 
     def compute(*, device_layers: list[int], holds_output: bool, host: bool) -> int:
         return device_compute_bytes(
@@ -133,32 +138,13 @@ def memory_plan(
             layers=device_layers,
             holds_output=holds_output,
             holds_input=host,
-            pipeline_copies=1 if gpu_count <= 1 else PIPELINE_COPIES,
+            pipeline_copies=PIPELINE_COPIES if pipelined else 1,
         )
 
-    common = {
-        "gpu_count": gpu_count,
-        "context_size": layout.context_size,
-        "parallel_slots": parallel_slots,
-        "weights_source": weights.source,
-    }
-    if gpu_count == 0:
-        host = DeviceShare(
-            weights_bytes=weights.total,
-            kv_bytes=sum(kv_per_layer),
-            compute_bytes=compute(device_layers=list(range(layers)), holds_output=True, host=True)
-            + output_buffer,
-            overhead_bytes=HOST_OVERHEAD_BYTES,
-            layers=layers,
-            holds_output=True,
-        )
-        return MemoryPlan(host=host, gpus=(), **common)  # type: ignore[arg-type]
-
-    units = _units_per_gpu(layers=layers, gpus=gpu_count)
-    gpus = []
-    for index, gpu_layers in enumerate(units):
-        holds_output = layers in gpu_layers
-        repeating = [layer for layer in gpu_layers if layer < layers]
+    gpus: list[DeviceShare] = []
+    for units in _units_per_gpu(layers=layers, gpus=gpu_count):
+        holds_output = layers in units
+        repeating = [unit for unit in units if unit < layers]
         gpus.append(
             DeviceShare(
                 weights_bytes=weights.layers_bytes(repeating) + (weights.output_share if holds_output else 0),
@@ -169,24 +155,38 @@ def memory_plan(
                 holds_output=holds_output,
             )
         )
-        del index
-    host = DeviceShare(
-        weights_bytes=weights.token_embedding,
-        kv_bytes=0 if options.kv_offload else sum(kv_per_layer),
-        compute_bytes=compute(device_layers=[], holds_output=False, host=True) + output_buffer,
-        overhead_bytes=HOST_OVERHEAD_BYTES,
+    if gpus:
+        host = DeviceShare(
+            weights_bytes=weights.token_embedding,
+            kv_bytes=0 if options.kv_offload else sum(kv_per_layer),
+            compute_bytes=compute(device_layers=[], holds_output=False, host=True) + output_buffer,
+            overhead_bytes=HOST_OVERHEAD_BYTES,
+        )
+    else:
+        host = DeviceShare(
+            weights_bytes=weights.total,
+            kv_bytes=sum(kv_per_layer),
+            compute_bytes=compute(device_layers=list(range(layers)), holds_output=True, host=True)
+            + output_buffer,
+            overhead_bytes=HOST_OVERHEAD_BYTES,
+            layers=layers,
+            holds_output=True,
+        )
+    return MemoryPlan(
+        gpu_count=gpu_count,
+        context_size=layout.context_size,
+        parallel_slots=parallel_slots,
+        weights_source=weights.source,
+        host=host,
+        gpus=tuple(gpus),
     )
-    return MemoryPlan(host=host, gpus=tuple(gpus), **common)  # type: ignore[arg-type]
-
-
-#: Copies of each GPU's graph inputs the scheduler keeps for pipeline parallelism (`GGML_SCHED_MAX_COPIES`),
-#: which llama.cpp turns on when layers are split over more than one GPU.
-PIPELINE_COPIES = 4
 
 
 def _units_per_gpu(*, layers: int, gpus: int) -> list[list[int]]:
     """Layer indices (the output layer as index `layers`) per GPU, as `--tensor-split` with equal shares does."""
     units: list[list[int]] = [[] for _ in range(gpus)]
+    if gpus == 0:
+        return units
     for unit in range(layers + 1):
         units[unit * gpus // (layers + 1)].append(unit)
     return units
