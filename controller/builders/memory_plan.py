@@ -108,8 +108,14 @@ def memory_plan(
     gpu_count: int,
     options: ServerMemoryOptions | None = None,
 ) -> MemoryPlan:
-    """Plan the memory of one server; raises PlanUnavailable when `gguf` lacks the model's shape."""
+    """Plan the memory of one server; raises PlanUnavailable when `gguf` lacks the model's shape.
+
+    `--ctx-size`, `--parallel` and `--n-gpu-layers` in `options` (from extraArgs) win over the arguments, as they
+    do on llama-server's command line.
+    """
     options = options or ServerMemoryOptions()
+    context_size = options.context_size or context_size
+    parallel_slots = options.parallel or parallel_slots
     if context_size < 1 or parallel_slots < 1 or gpu_count < 0:
         raise ValueError(
             f"a plan needs a positive context size and slot count and no negative GPU count, "
@@ -141,8 +147,9 @@ def memory_plan(
             pipeline_copies=PIPELINE_COPIES if pipelined else 1,
         )
 
+    host_units, gpu_units = _units_per_device(layers=layers, gpus=gpu_count, offloaded=options.n_gpu_layers)
     gpus: list[DeviceShare] = []
-    for units in _units_per_gpu(layers=layers, gpus=gpu_count):
+    for units in gpu_units:
         holds_output = layers in units
         repeating = [unit for unit in units if unit < layers]
         gpus.append(
@@ -155,23 +162,20 @@ def memory_plan(
                 holds_output=holds_output,
             )
         )
-    if gpus:
-        host = DeviceShare(
-            weights_bytes=weights.token_embedding,
-            kv_bytes=0 if options.kv_offload else sum(kv_per_layer),
-            compute_bytes=compute(device_layers=[], holds_output=False, host=True) + output_buffer,
-            overhead_bytes=HOST_OVERHEAD_BYTES,
-        )
-    else:
-        host = DeviceShare(
-            weights_bytes=weights.total,
-            kv_bytes=sum(kv_per_layer),
-            compute_bytes=compute(device_layers=list(range(layers)), holds_output=True, host=True)
-            + output_buffer,
-            overhead_bytes=HOST_OVERHEAD_BYTES,
-            layers=layers,
-            holds_output=True,
-        )
+    host_output = layers in host_units
+    host_layers = [unit for unit in host_units if unit < layers]
+    host = DeviceShare(
+        weights_bytes=weights.token_embedding
+        + weights.layers_bytes(host_layers)
+        + (weights.host_output_share if host_output else 0),
+        kv_bytes=sum(
+            kv_per_layer[layer] for layer in (range(layers) if not options.kv_offload else host_layers)
+        ),
+        compute_bytes=compute(device_layers=host_layers, holds_output=host_output, host=True) + output_buffer,
+        overhead_bytes=HOST_OVERHEAD_BYTES,
+        layers=len(host_layers),
+        holds_output=host_output,
+    )
     return MemoryPlan(
         gpu_count=gpu_count,
         context_size=layout.context_size,
@@ -182,14 +186,19 @@ def memory_plan(
     )
 
 
-def _units_per_gpu(*, layers: int, gpus: int) -> list[list[int]]:
-    """Layer indices (the output layer as index `layers`) per GPU, as `--tensor-split` with equal shares does."""
-    units: list[list[int]] = [[] for _ in range(gpus)]
-    if gpus == 0:
-        return units
-    for unit in range(layers + 1):
-        units[unit * gpus // (layers + 1)].append(unit)
-    return units
+def _units_per_device(*, layers: int, gpus: int, offloaded: int | None) -> tuple[list[int], list[list[int]]]:
+    """Layer indices (the output layer as index `layers`) kept in host memory, and those of each GPU.
+
+    As llama.cpp places them with `--n-gpu-layers N --split-mode layer --tensor-split 1,1,...`: the last `N` of
+    the `layers + 1` units are offloaded (all of them by default), in equal runs over the GPUs.
+    """
+    units = layers + 1
+    on_gpus = 0 if gpus == 0 else min(units if offloaded is None else offloaded, units)
+    first = units - on_gpus
+    per_gpu: list[list[int]] = [[] for _ in range(gpus)]
+    for unit in range(first, units):
+        per_gpu[(unit - first) * gpus // on_gpus].append(unit)
+    return list(range(first)), per_gpu
 
 
 @attrs.frozen(kw_only=True)
@@ -200,6 +209,8 @@ class _Weights:
     #: Bytes of the repeating layers together; the status does not break them down, so layers share equally.
     layers: int
     layer_count: int
+    #: Whether the output projection is a tensor of its own (else the embedding serves as output too).
+    output_untied: bool
     source: str
 
     def layers_bytes(self, layers: list[int]) -> int:
@@ -209,6 +220,12 @@ class _Weights:
     def output_share(self) -> int:
         """The output projection, plus the bytes the equal division of the layers leaves over (so shares add up)."""
         return self.output + self.layers % self.layer_count
+
+    @property
+    def host_output_share(self) -> int:
+        """In host memory a tied output projection is the mapped embedding itself, not a copy."""
+        untied = self.output if self.output_untied else 0
+        return untied + self.layers % self.layer_count
 
 
 def _weights(gguf: GGUFInfo, widths: ModelWidths) -> _Weights:
@@ -230,13 +247,15 @@ def _weights(gguf: GGUFInfo, widths: ModelWidths) -> _Weights:
         embedding = int(widths.vocab * widths.embedding * bits / 8)
         output = embedding
         source = "parameters"
-    untied_output = gguf.output_bytes or (0 if gguf.weight_bytes else output)
+    # Without the tensor table, assume an output projection of its own: the parameter count then includes it.
+    untied = bool(gguf.output_bytes) or not gguf.weight_bytes
     return _Weights(
         total=total,
         token_embedding=embedding,
         output=output,
-        layers=max(total - embedding - untied_output, 0),
+        layers=max(total - embedding - (output if untied else 0), 0),
         layer_count=layers,
+        output_untied=untied,
         source=source,
     )
 

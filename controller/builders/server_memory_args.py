@@ -41,6 +41,11 @@ class ServerMemoryOptions:
     flash_attention: bool = True
     #: `--no-kv-offload`: the KV cache stays in host memory even when layers are on GPUs.
     kv_offload: bool = True
+    #: `--ctx-size`, `--parallel` and `--n-gpu-layers` given in extraArgs, which win over the operator's own
+    #: (llama-server takes the last occurrence); None when extraArgs leave them to the operator.
+    context_size: int | None = None
+    parallel: int | None = None
+    n_gpu_layers: int | None = None
 
 
 _VALUE_FLAGS = {
@@ -54,6 +59,13 @@ _VALUE_FLAGS = {
     "--ubatch-size": "ubatch",
     "-fa": "flash_attention",
     "--flash-attn": "flash_attention",
+    "-c": "context_size",
+    "--ctx-size": "context_size",
+    "-np": "parallel",
+    "--parallel": "parallel",
+    "-ngl": "n_gpu_layers",
+    "--gpu-layers": "n_gpu_layers",
+    "--n-gpu-layers": "n_gpu_layers",
 }
 _SWITCHES = {
     "--swa-full": ("swa_full", True),
@@ -101,3 +113,17 @@ def _set(values: dict[str, object], name: str, value: str) -> None:
     elif name == "flash_attention":
         # "auto" resolves to on for every backend the operator deploys; only an explicit "off" turns it off.
         values[name] = value.lower() not in ("off", "0", "false", "disabled")
+    elif name == "context_size":
+        if (
+            value.isdigit() and int(value) > 0
+        ):  # 0 means the model's whole trained context: left to the caller
+            values[name] = int(value)
+    elif name == "parallel":
+        if value == "-1":  # "auto": four slots sharing one unified cache
+            values[name] = 4
+            values["kv_unified"] = True
+        elif value.isdigit() and int(value) > 0:
+            values[name] = int(value)
+    elif name == "n_gpu_layers" and value.isdigit():
+        # "all" and "auto" offload every layer that fits, which is what the plan assumes by default.
+        values[name] = int(value)

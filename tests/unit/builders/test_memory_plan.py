@@ -131,3 +131,43 @@ def test_a_gguf_without_tensor_sizes_or_parameter_count_cannot_be_planned() -> N
 
     with pytest.raises(PlanUnavailable, match="parameter count"):
         memory_plan(bare, context_size=4096, parallel_slots=1, gpu_count=1)
+
+
+def test_context_and_slots_in_extra_args_win_as_on_the_command_line() -> None:
+    plan = memory_plan(
+        LLAMA_8B,
+        context_size=4096,
+        parallel_slots=1,
+        gpu_count=0,
+        options=ServerMemoryOptions(context_size=16_384, parallel=4),
+    )
+
+    assert (plan.context_size, plan.parallel_slots, plan.kv_bytes) == (16_384, 4, 2 * GIB)
+
+
+def test_layers_not_offloaded_stay_in_host_memory_with_their_cache() -> None:
+    plan = memory_plan(
+        LLAMA_8B,
+        context_size=16_384,
+        parallel_slots=4,
+        gpu_count=1,
+        options=ServerMemoryOptions(n_gpu_layers=20),
+    )
+
+    # The last 20 of 33 units (32 layers + output) are offloaded: layers 13-31 and the output layer.
+    assert (plan.host.layers, plan.gpus[0].layers, plan.gpus[0].holds_output) == (13, 19, True)
+    assert plan.host.kv_bytes == 13 * (2 * GIB // 32)
+    assert plan.weights_bytes == LLAMA_8B.weight_bytes
+
+
+def test_no_offloaded_layers_put_everything_in_host_memory_but_the_gpu_overhead() -> None:
+    plan = memory_plan(
+        LLAMA_8B,
+        context_size=4096,
+        parallel_slots=1,
+        gpu_count=1,
+        options=ServerMemoryOptions(n_gpu_layers=0),
+    )
+
+    assert plan.host.weights_bytes == LLAMA_8B.weight_bytes
+    assert (plan.gpus[0].weights_bytes, plan.gpus[0].kv_bytes) == (0, 0)

@@ -43,3 +43,15 @@ def test_a_value_llama_server_would_reject_keeps_the_default() -> None:
 
     assert options.cache_type_k == "f16"
     assert options.batch == 2048
+
+
+def test_context_slots_and_offloaded_layers_in_extra_args_are_read() -> None:
+    options = server_memory_options(["-c", "32768", "--parallel", "8", "-ngl", "20"])
+
+    assert (options.context_size, options.parallel, options.n_gpu_layers) == (32768, 8, 20)
+
+
+def test_automatic_slots_mean_four_sharing_a_unified_cache() -> None:
+    options = server_memory_options(["--parallel", "-1"])
+
+    assert (options.parallel, options.kv_unified) == (4, True)
