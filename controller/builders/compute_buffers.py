@@ -1,22 +1,23 @@
 """The compute and output buffers llama-server (b11434) reserves, estimated from the model's widths.
 
 At start the server reserves the graph of the worst batch it will run: one physical batch (`--ubatch-size`,
-512 tokens, never more than the context) with an output row for every token. ggml's allocator gives each
+512 tokens, never more than the context) with as many output rows as it allows. ggml's allocator gives each
 intermediate tensor a place in one buffer per device and reuses places no later operation reads, so the buffer
 is the peak of what is alive at one time, not the sum of the graph. Measured on CPU (b11434, SmolLM2-135M,
-Gemma 3 270M and wide two-layer test models), that peak is the largest of three moments, all f32, per batch token:
+Gemma 3 270M and wide two-layer test models), that peak is the largest of three moments, all f32:
 
-- the output: the logits (vocabulary) beside six rows of the embedding width;
-- the feed-forward: three rows of its width (gate, up, their product; for mixture-of-experts models the routed
-  experts' widths together, plus the router's scores) beside five embedding rows;
-- the attention: queries, keys and values twice over beside two embedding rows, and without flash attention
+- the output: the logits (vocabulary x output rows: llama-server allows one per slot, or every token of the
+  batch for embeddings) beside six embedding rows per batch token;
+- the feed-forward, per batch token: three rows of its width (gate, up, their product; for mixture-of-experts
+  models the routed experts' widths together, plus the router's scores) beside five embedding rows;
+- the attention, per batch token: queries, keys and values twice over beside two embedding rows, and without flash attention
   the scores of a full layer (cached cells x heads), which is why flash attention (on by default) matters so
   much for long contexts;
 
 plus the graph inputs, alive throughout: one attention mask per cache (an f16 value per cell of one stream, f32
 without flash attention) and the token positions.
 
-The output buffer (logits and an embedding row for one token per slot) is reserved beside it in host memory.
+The output buffer (logits and an embedding row per output row) is reserved beside it in host memory.
 
 With layers on GPUs the graph inputs stay in host memory and each GPU gets copies; with more than one GPU,
 llama.cpp runs the layers as a pipeline and keeps `PIPELINE_COPIES` copies of each GPU's inputs (the masks and
@@ -59,9 +60,9 @@ def batch_tokens(layout: CacheLayout, options: ServerMemoryOptions) -> int:
     return min(options.ubatch, options.batch, layout.context_size)
 
 
-def output_buffer_bytes(widths: ModelWidths, *, slots: int) -> int:
-    """Logits and an embedding row for one token per slot, f32; llama.cpp reserves it at start."""
-    return (widths.vocab + widths.embedding) * slots * F32
+def output_buffer_bytes(widths: ModelWidths, *, output_rows: int) -> int:
+    """Logits and an embedding row per output row (one per slot when generating), f32, reserved at start."""
+    return (widths.vocab + widths.embedding) * output_rows * F32
 
 
 def device_compute_bytes(
@@ -74,6 +75,7 @@ def device_compute_bytes(
     holds_output: bool,
     holds_input: bool,
     pipeline_copies: int,
+    output_rows: int,
 ) -> int:
     """Compute buffer of one device holding `layers`, and the output layer and/or the input embedding."""
     tokens = batch_tokens(layout, options)
@@ -93,7 +95,7 @@ def device_compute_bytes(
         router = widths.expert_count or 0
         stages.append((3 * widths.activated_feed_forward + router + 5 * widths.embedding) * row)
     if holds_output:
-        stages.append((widths.vocab + 6 * widths.embedding) * row)
+        stages.append((widths.vocab * min(output_rows, tokens) + 6 * widths.embedding * tokens) * F32)
     peak = max(stages)
     if not layers:
         return peak

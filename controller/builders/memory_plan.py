@@ -131,7 +131,8 @@ def memory_plan(
     kv_per_layer = layer_kv_bytes(attention, layout, options)
     weights = _weights(gguf, widths)
     layers = attention.layers
-    output_buffer = output_buffer_bytes(widths, slots=parallel_slots)
+    output_rows = options.output_rows(parallel_slots)
+    output_buffer = output_buffer_bytes(widths, output_rows=output_rows)
     # llama.cpp pipelines layers split over several GPUs, unless the KV cache stays in host memory.
     pipelined = gpu_count > 1 and options.kv_offload
 
@@ -145,6 +146,7 @@ def memory_plan(
             holds_output=holds_output,
             holds_input=host,
             pipeline_copies=PIPELINE_COPIES if pipelined else 1,
+            output_rows=output_rows,
         )
 
     host_units, gpu_units = _units_per_device(layers=layers, gpus=gpu_count, offloaded=options.n_gpu_layers)

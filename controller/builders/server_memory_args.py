@@ -46,6 +46,16 @@ class ServerMemoryOptions:
     context_size: int | None = None
     parallel: int | None = None
     n_gpu_layers: int | None = None
+    #: `--embedding`, `--rerank` or a `--pooling` other than none: every token of a batch is an output.
+    embedding: bool = False
+
+    def output_rows(self, slots: int) -> int:
+        """Rows of logits the server reserves: one per slot for generation, the whole batch for embeddings.
+
+        llama-server (b11434) caps a batch's outputs at one token per slot (more with speculative decoding, which
+        the plan does not model), so the logits are sized for the slots, not for the 512 tokens of a batch.
+        """
+        return self.batch if self.embedding else min(self.batch, slots)
 
 
 _VALUE_FLAGS = {
@@ -63,11 +73,16 @@ _VALUE_FLAGS = {
     "--ctx-size": "context_size",
     "-np": "parallel",
     "--parallel": "parallel",
+    "--pooling": "embedding",
     "-ngl": "n_gpu_layers",
     "--gpu-layers": "n_gpu_layers",
     "--n-gpu-layers": "n_gpu_layers",
 }
 _SWITCHES = {
+    "--embedding": ("embedding", True),
+    "--embeddings": ("embedding", True),
+    "--rerank": ("embedding", True),
+    "--reranking": ("embedding", True),
     "--swa-full": ("swa_full", True),
     "-kvu": ("kv_unified", True),
     "--kv-unified": ("kv_unified", True),
@@ -124,6 +139,8 @@ def _set(values: dict[str, object], name: str, value: str) -> None:
             values["kv_unified"] = True
         elif value.isdigit() and int(value) > 0:
             values[name] = int(value)
+    elif name == "embedding":
+        values[name] = value.lower() != "none"
     elif name == "n_gpu_layers" and value.isdigit():
         # "all" and "auto" offload every layer that fits, which is what the plan assumes by default.
         values[name] = int(value)

@@ -34,6 +34,8 @@ MIB = 1 << 20
 MODELS: dict[str, Callable[[], Path]] = {"SmolLM2-135M": smollm2_gguf, "Gemma3-270M": gemma3_270m_gguf}
 #: The arguments the operator owns; the fixture sets them itself.
 SERVER_OWNED = ("--model", "--host", "--port")
+#: llama-server logs llama.cpp's own messages, the buffer lines among them, from verbosity 4 (trace) on.
+BUFFER_LINES = ("--verbosity", "4")
 
 CASES = [
     ("SmolLM2-135M", 2048, 1, ()),
@@ -120,7 +122,9 @@ def test_the_plan_is_within_ten_percent_of_what_llama_server_allocates(
     )
     log = tmp_path / "llama-server.log"
 
-    with running_llama_server(model=path, extra_args=operator_arguments(spec, gguf), log_path=log):
+    with running_llama_server(
+        model=path, extra_args=[*operator_arguments(spec, gguf), *BUFFER_LINES], log_path=log
+    ):
         pass
     actual = parse_allocation_log(log.read_text(errors="replace").splitlines())
 

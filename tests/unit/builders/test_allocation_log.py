@@ -1,6 +1,8 @@
 """Reading what llama-server allocated from its log.
 
-`GEMMA3_CPU` is llama.cpp b11434's own output; the GPU lines follow its format with figures made up.
+`SMOLLM2_SERVER` and `GEMMA3_CPU` are llama.cpp b11434's own output (llama-server at `--verbosity 4`, which
+prefixes each line with its time and level, and the library as an embedding program prints it); the GPU lines
+follow the same format with figures made up.
 """
 
 from __future__ import annotations
@@ -24,6 +26,18 @@ sched_reserve:        CPU compute buffer size =   524.53 MiB
 """.splitlines()
 
 
+#: llama-server b11434 serving SmolLM2-135M on CPU with --ctx-size 2048 --parallel 1 --verbosity 4.
+SMOLLM2_SERVER = """\
+0.00.449.090 I load_tensors:   CPU_Mapped model buffer size =    92.10 MiB
+0.00.451.854 I llama_context: n_outputs_max         = 1
+0.00.452.712 I llama_context:        CPU  output buffer size =     0.19 MiB
+0.00.452.825 I llama_kv_cache:        CPU KV buffer size =    45.00 MiB
+0.00.511.516 I llama_kv_cache: size =   45.00 MiB (  2048 cells,  30 layers,  1/1 seqs), K (f16):   22.50 MiB, V (f16):   22.50 MiB
+0.00.519.423 I sched_reserve:        CPU compute buffer size =    16.64 MiB
+0.02.215.089 I srv  llama_server: model loaded
+""".splitlines()
+
+
 def mib(value: float) -> int:
     return round(value * MIB)
 
@@ -32,6 +46,18 @@ def test_a_buffer_line_gives_its_kind_device_and_bytes() -> None:
     line = "load_tensors:   CPU_Mapped model buffer size =   235.16 MiB"
 
     assert parse_buffer_line(line) == BufferAllocation(kind="model", device="CPU_Mapped", bytes=mib(235.16))
+
+
+def test_llama_servers_time_and_level_prefix_is_skipped() -> None:
+    allocation = parse_allocation_log(SMOLLM2_SERVER)
+
+    assert allocation is not None
+    assert allocation.buffers == (
+        BufferAllocation(kind="model", device="CPU_Mapped", bytes=mib(92.10)),
+        BufferAllocation(kind="KV", device="CPU", bytes=mib(45.00)),
+        BufferAllocation(kind="compute", device="CPU", bytes=mib(16.64)),
+        BufferAllocation(kind="output", device="CPU", bytes=mib(0.19)),
+    )
 
 
 def test_lines_that_are_not_allocations_are_ignored() -> None:

@@ -55,3 +55,10 @@ def test_automatic_slots_mean_four_sharing_a_unified_cache() -> None:
     options = server_memory_options(["--parallel", "-1"])
 
     assert (options.parallel, options.kv_unified) == (4, True)
+
+
+def test_generation_reserves_one_output_row_per_slot_and_embeddings_a_whole_batch() -> None:
+    assert server_memory_options([]).output_rows(4) == 4
+    assert server_memory_options(["--embedding"]).output_rows(4) == 2048
+    assert server_memory_options(["--pooling", "mean"]).output_rows(4) == 2048
+    assert server_memory_options(["--pooling", "none"]).output_rows(4) == 4
