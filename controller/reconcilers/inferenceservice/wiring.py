@@ -6,7 +6,9 @@ What wakes a service (see `watch` for the mappings):
 - its Deployment, Service and HPA (owner reference), and its ServiceMonitors once that CRD exists;
 - its pods (scheduling failures, crash loops), by the service label of the pod template;
 - its Model, through the `modelRef` index, so a Model becoming Ready moves waiting services on;
-- the ServiceMonitor CRD appearing, for services that asked for monitoring.
+- the ServiceMonitor CRD appearing, for services that asked for monitoring;
+- Nodes changing what they offer, for services whose memory plan did not fit (the Node cache is also what the
+  plan is checked against: controller.builders.service_fit).
 
 Child informers are filtered to objects labelled as ours (`managed-by=llmkube`, component inference-server),
 so the controller does not cache every Deployment and pod of the cluster.
@@ -28,6 +30,7 @@ from controller.kube.resources import (
     HORIZONTAL_POD_AUTOSCALERS,
     INFERENCE_SERVICES,
     MODELS,
+    NODES,
     PODS,
     SERVICES,
 )
@@ -39,6 +42,7 @@ from controller.reconcilers.inferenceservice.watch import (
     BY_SERVICE_LABEL,
     MONITORS_BY_OWNER,
     PODS_BY_SERVICE,
+    NodeOfferChanged,
     SpecOrHostServingChanged,
     model_ref_index,
     monitor_owner_index,
@@ -48,6 +52,7 @@ from controller.reconcilers.inferenceservice.watch import (
     service_label_index,
     service_of_pod,
     services_of_model,
+    unfit_services,
 )
 from controller.reconcilers.inferenceservice.writes import OwnedCaches, ServiceWrites
 from controller.reconcilers.metrics import register_service_metrics
@@ -92,6 +97,7 @@ def setup_inferenceservice_controller(
     )
     pods = mgr.informer(PODS, namespace=namespace, label_selector=SERVING_SELECTOR)
     _ensure_index(pods, PODS_BY_SERVICE, pod_service_index)
+    nodes = mgr.informer(NODES)
     crds = mgr.informer(CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}")
     monitors = ServiceMonitorCache(
         mgr.client,
@@ -113,7 +119,13 @@ def setup_inferenceservice_controller(
         recorder=recorder,
     )
     reconciler = InferenceServiceReconciler(
-        services=services.store, models=models.store, pods=pods.store, writes=writes, config=config, now=now
+        services=services.store,
+        models=models.store,
+        pods=pods.store,
+        nodes=nodes.store,
+        writes=writes,
+        config=config,
+        now=now,
     )
     controller = (
         Controller(
@@ -129,6 +141,7 @@ def setup_inferenceservice_controller(
         .watches(models, services_of_model(services.store))
         .watches(pods, service_of_pod(services.store))
         .watches(crds, monitoring_services(services.store))
+        .watches(nodes, unfit_services(services.store), predicates=(NodeOfferChanged(),))
     )
     monitors.add_event_handler(enqueue_owner("InferenceService", GROUP).handler(controller.queue))
     monitors.add_event_handler(enqueue_mapped(owner_of_dcgm_monitor).handler(controller.queue))

@@ -45,7 +45,13 @@ def test_fetcher_image_is_explicit_only_when_given() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [["--bind-address=8080x"], ["--dcgm-selector=novalue"], ["--max-concurrent-reconciles=0"]]
+    "bad",
+    [
+        ["--bind-address=8080x"],
+        ["--dcgm-selector=novalue"],
+        ["--max-concurrent-reconciles=0"],
+        ["--gpu-memory=NVIDIA-A10G"],
+    ],
 )
 def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -56,3 +62,9 @@ def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
 def test_fetch_node_selector_reaches_the_download_jobs() -> None:
     flags = parse_flags(["--fetch-node-selector=egress=fast"], environ={})
     assert flags.config.fetch_node_selector == {"egress": "fast"}
+
+
+def test_gpu_memory_overrides_reach_the_controller_config() -> None:
+    flags = parse_flags(["--gpu-memory", "NVIDIA-A10G=22Gi", "--gpu-memory=NVIDIA-L4=20Gi"], environ={})
+
+    assert flags.config.gpu_memory_overrides == {"NVIDIA-A10G": 22 << 30, "NVIDIA-L4": 20 << 30}
