@@ -24,6 +24,8 @@ from collections.abc import Iterable
 
 import attrs
 
+from api.v1alpha1.memory import AllocatedMemory
+
 MIB = 1 << 20
 
 #: The kinds of buffer the plan compares with: weights, KV cache, compute graph, and logits/embeddings output.
@@ -105,4 +107,15 @@ def parse_allocation_log(lines: Iterable[str]) -> ServerAllocation | None:
                 found.items(), key=lambda item: (KINDS.index(item[0][0]), item[0][1])
             )
         )
+    )
+
+
+def allocated_memory(allocation: ServerAllocation) -> AllocatedMemory:
+    """`status.memory.allocated`: the buffers as the plan's terms name them, next to `status.memory.planned`."""
+    return AllocatedMemory(
+        weights_bytes=allocation.weights_bytes,
+        kv_bytes=allocation.kv_bytes,
+        compute_bytes=allocation.compute_bytes,
+        total_bytes=allocation.total(),
+        devices=allocation.devices() or None,
     )
