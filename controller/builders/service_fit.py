@@ -234,7 +234,7 @@ def _gpu_fit(
                 "True",
                 FITS_REASON,
                 f"gpuCount {count} chosen, the fewest that fit: "
-                + fit_message(plan, gpu_memory_bytes=gpu_memory, needed=None),
+                + fit_message(plan, gpu_memory_bytes=gpu_memory, needed=None).removeprefix("fits: "),
             ),
             deploy=True,
             memory_request=None,
