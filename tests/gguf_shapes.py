@@ -5,6 +5,8 @@ tiny enough that a file takes kilobytes.
 attention and feed-forward tensors, output norm, an output projection unless it is tied to the embedding), with
 the shape keys llama.cpp reads. `parameter_count` lets a test claim a size the tensors do not have (a 70B-shaped
 header over kilobytes of tensors): the fact reader then ignores the tensor table and plans from the header.
+`tensors_of` writes the tensors of another (tiny) shape under this shape's header, for files that claim the
+width of a large model without its gigabytes.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class ModelShape:
     parameter_count: int | None = None
 
 
-def write_model_gguf(path: Path, shape: ModelShape) -> Path:
+def write_model_gguf(path: Path, shape: ModelShape, *, tensors_of: ModelShape | None = None) -> Path:
     arch = shape.architecture
     writer = gguf.GGUFWriter(str(path), arch)
     writer.add_name(shape.name)
@@ -72,7 +74,7 @@ def write_model_gguf(path: Path, shape: ModelShape) -> Path:
     if shape.parameter_count is not None:
         writer.add_uint64("general.parameter_count", shape.parameter_count)
     writer.add_token_list([f"t{i}".encode() for i in range(shape.vocab_size)])
-    for name, dims in _tensors(shape):
+    for name, dims in _tensors(tensors_of or shape):
         writer.add_tensor(name, np.zeros(tuple(reversed(dims)), dtype=np.float16))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
