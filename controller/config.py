@@ -73,6 +73,9 @@ class ControllerConfig:
 
     # --- serving
     llama_server_images: LlamaServerImages = attrs.Factory(LlamaServerImages)
+    #: Memory of one GPU by product (`nvidia.com/gpu.product` value -> bytes), winning over node labels and the
+    #: built-in table (controller.builders.gpu_memory); from `--gpu-memory PRODUCT=QUANTITY`.
+    gpu_memory_overrides: dict[str, int] = attrs.Factory(dict)
     #: Pods metric the HPA reads for `metric: requestsDeferred`, as the custom-metrics adapter exposes it.
     requests_deferred_metric: str = "llamacpp:requests_deferred"
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from controller.builders.gpu_memory import parse_gpu_memory_overrides
 from controller.config import (
     DEFAULT_CONTROLLER_IMAGE,
     DEFAULT_MAX_CONCURRENT_RECONCILES,
@@ -129,6 +130,14 @@ def parser() -> argparse.ArgumentParser:
         default={"app": "nvidia-dcgm-exporter"},
         help="labels of its Service",
     )
+    p.add_argument(
+        "--gpu-memory",
+        action="append",
+        default=[],
+        metavar="PRODUCT=QUANTITY",
+        help="memory of one GPU of a product as nvidia.com/gpu.product (or amd.com/gpu.product-name) names it, "
+        "e.g. NVIDIA-A10G=22Gi; wins over node labels and the built-in table (repeatable)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.add_argument("--log-format", default="json", choices=["json", "console"])
     return p
@@ -142,6 +151,10 @@ def parse_flags(
     if args.max_concurrent_reconciles < 1:
         parser().error("--max-concurrent-reconciles must be at least 1")
     host, port = args.bind_address
+    try:
+        gpu_memory_overrides = parse_gpu_memory_overrides(args.gpu_memory)
+    except ValueError as err:
+        parser().error(str(err))
     config = ControllerConfig(
         model_cache_size=args.model_cache_size,
         model_cache_storage_class=args.model_cache_storage_class,
@@ -155,6 +168,7 @@ def parse_flags(
         ),
         dcgm_namespace=args.dcgm_namespace,
         dcgm_selector=args.dcgm_selector,
+        gpu_memory_overrides=gpu_memory_overrides,
     )
     return ManagerFlags(
         kubeconfig=args.kubeconfig,

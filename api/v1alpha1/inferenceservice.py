@@ -8,12 +8,15 @@ import attrs
 
 from api.fields import Rule, spec_field
 from api.objects import Object
+from api.v1alpha1.memory import MemoryStatus
 from api.v1alpha1.meta import QUANTITY_PATTERN, Condition, ObjectMeta, SecretKeyRef, Toleration
 from api.v1alpha1.model import API_VERSION
 
 ACCELERATORS = ("cpu", "nvidia", "amd", "metal", "host")
 #: Accelerators the host agent serves natively; the cluster gets no Deployment for them.
 HOST_ACCELERATORS = ("metal", "host")
+#: What the controller does with a service whose memory plan does not fit the GPUs it may land on.
+FIT_POLICIES = ("Enforce", "Warn")
 #: How long a scale-to-zero service may go without requests before the gateway scales it to 0.
 DEFAULT_IDLE_SECONDS = 300
 SERVICE_PHASES = (
@@ -220,6 +223,13 @@ class InferenceServiceSpec:
     #: JSON the operator passes through untouched.
     affinity: Object | None = spec_field(default=None, description="core/v1 Affinity for the pods.")
     priority_class_name: str | None = spec_field(default=None, description="PriorityClass of the pods.")
+    fit_policy: str = spec_field(
+        default="Enforce",
+        description="Enforce: a service whose memory plan fits no GPU it may land on gets no Deployment "
+        "(the Fits condition says why). Warn: it is deployed anyway and Fits stays False.",
+        enum=list(FIT_POLICIES),
+        schema_default="Enforce",
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -231,7 +241,7 @@ class InferenceServiceStatus:
     )
     conditions: list[Condition] | None = spec_field(
         default=None,
-        description="Ready, ModelReady, Progressing and Degraded, each with a reason that says why.",
+        description="Ready, ModelReady, Fits, Progressing and Degraded, each with a reason that says why.",
         list_map_keys=["type"],
     )
     observed_generation: int | None = spec_field(
@@ -251,6 +261,9 @@ class InferenceServiceStatus:
     )
     scheduling: str | None = spec_field(
         default=None, description="Why pods are not placed, from the scheduler."
+    )
+    memory: MemoryStatus | None = spec_field(
+        default=None, description="Planned memory, and what llama-server allocated where it is known."
     )
 
 

@@ -100,6 +100,8 @@ DEGRADED = "Degraded"
 MODEL_READY = "ModelReady"
 #: InferenceService: whether its ServiceMonitors are in place, or why not.
 MONITORING = "Monitoring"
+#: InferenceService: whether the memory plan fits the GPUs (or host) the pods may land on, and why not.
+FITS = "Fits"
 #: InferenceService: the host agent's report on a metal/host service; the agent alone writes it.
 HOST_SERVING = "HostServing"
 

@@ -94,15 +94,15 @@ def _probes(budget_seconds: int) -> dict[str, Any]:
     }
 
 
-def _resources(isvc: InferenceService, gpus: int) -> dict[str, Any]:
+def _resources(isvc: InferenceService, gpus: int, memory: str | None) -> dict[str, Any]:
     requests: dict[str, str] = {}
     limits: dict[str, Any] = {}
-    if isvc.spec.resources is not None:
-        if isvc.spec.resources.cpu:
-            requests["cpu"] = isvc.spec.resources.cpu
-        if isvc.spec.resources.memory:
-            # Memory is also the limit: an inference server over its request is the first the kernel kills.
-            requests["memory"] = limits["memory"] = isvc.spec.resources.memory
+    if isvc.spec.resources is not None and isvc.spec.resources.cpu:
+        requests["cpu"] = isvc.spec.resources.cpu
+    memory = isvc.spec.resources.memory if isvc.spec.resources and isvc.spec.resources.memory else memory
+    if memory:
+        # Memory is also the limit: an inference server over its request is the first the kernel kills.
+        requests["memory"] = limits["memory"] = memory
     gpu_resource = GPU_RESOURCES.get(isvc.spec.accelerator.type)
     if gpu_resource is not None and gpus > 0:
         limits[gpu_resource] = gpus
@@ -115,10 +115,17 @@ def _resources(isvc: InferenceService, gpus: int) -> dict[str, Any]:
 
 
 def desired_deployment(
-    *, isvc: InferenceService, model: Model, config: ControllerConfig
+    *,
+    isvc: InferenceService,
+    model: Model,
+    config: ControllerConfig,
+    chosen_gpus: int | None = None,
+    memory_request: str | None = None,
 ) -> dict[str, Any] | None:
     """The Deployment serving `model` for `isvc`, or None for metal/host services (the host agent serves them).
 
+    `chosen_gpus` is the GPU count the memory plan picked when nobody wrote one, `memory_request` the memory
+    the plan asks for (spec.resources.memory wins over it); controller.builders.service_fit decides both.
     `model` must be Ready (its status has a cacheKey); raises ValueError otherwise and ReservedArgumentError for
     extraArgs that set a flag the operator owns.
     """
@@ -129,7 +136,7 @@ def desired_deployment(
     status = model.status
     if status is None or not status.cache_key:
         raise ValueError(f"Model '{object_name(model)}' has no cacheKey yet; wait for it to be Ready")
-    shape = serving_shape(spec, model.spec, status.gguf)
+    shape = serving_shape(spec, model.spec, status.gguf, chosen_gpus=chosen_gpus)
     api_key = api_key_volume(spec.api_key_secret_ref)
     args = llama_server_args(
         alias=name,
@@ -138,6 +145,7 @@ def desired_deployment(
         gguf=status.gguf,
         model_path=cached_model_path(config, status.cache_key),
         api_key_file=API_KEY_FILE if api_key is not None else None,
+        chosen_gpus=chosen_gpus,
     )
     labels = service_labels(isvc_name=name, model_name=spec.model_ref.name)
     tmp_volume, tmp_mount = scratch_volume()
@@ -148,7 +156,7 @@ def desired_deployment(
         "ports": [{"name": "http", "containerPort": spec.endpoint.port, "protocol": "TCP"}],
         # No passwd entry for the non-root user: point HOME somewhere writable.
         "env": [{"name": "HOME", "value": "/tmp"}],
-        "resources": _resources(isvc, shape.gpu_count),
+        "resources": _resources(isvc, shape.gpu_count, memory_request),
         **_probes(startup_budget_seconds(status.size_bytes)),
         "securityContext": container_security_context(),
         "volumeMounts": [

@@ -36,9 +36,18 @@ import attrs
 from api.objects import Object, ObjectView, condition_of, metadata, status_of
 from api.v1alpha1.converter import WireError, from_wire, to_wire
 from api.v1alpha1.inferenceservice import InferenceServiceStatus
+from api.v1alpha1.memory import MemoryStatus, PlannedMemory
 from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import Model
-from api.v1alpha1.well_known import AS_EXPECTED, DEGRADED, MODEL_READY, MONITORING, PROGRESSING, READY
+from api.v1alpha1.well_known import (
+    AS_EXPECTED,
+    DEGRADED,
+    FITS,
+    MODEL_READY,
+    MONITORING,
+    PROGRESSING,
+    READY,
+)
 from controller.builders.conditions import (
     DesiredCondition,
     Transition,
@@ -50,7 +59,7 @@ from controller.builders.download_blockers import BLOCKER_REASONS
 from controller.builders.serving_problems import pod_problems, rollout_problem
 
 #: Condition types this controller owns; HostServing belongs to the host agent.
-OWN_CONDITIONS = (READY, MODEL_READY, PROGRESSING, DEGRADED, MONITORING)
+OWN_CONDITIONS = (READY, MODEL_READY, PROGRESSING, DEGRADED, MONITORING, FITS)
 #: Status fields this controller owns (wire names); anything else in status belongs to someone else.
 OWN_FIELDS = (
     "phase",
@@ -63,7 +72,10 @@ OWN_FIELDS = (
     "gpuCount",
     "tensorSplit",
     "scheduling",
+    "memory",
 )
+#: Parts of `status.memory` the host agent writes (what llama-server allocated); not ours to compare or send.
+AGENT_MEMORY_FIELDS = ("allocated",)
 
 _MESSAGE_LIMIT = 1024
 
@@ -76,6 +88,8 @@ class Placement:
     endpoint: str | None = None
     gpu_count: int | None = None
     tensor_split: str | None = None
+    #: The memory plan, for `status.memory.planned`.
+    memory: PlannedMemory | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +125,19 @@ def invalid_spec_verdict(message: str) -> ServiceVerdict:
             ready=("False", "InvalidSpec", message),
             progressing=("False", "InvalidSpec", ""),
             degraded=("True", "InvalidSpec", message),
+        ),
+    )
+
+
+def does_not_fit_verdict(model_name: str, model: Model, message: str) -> ServiceVerdict:
+    """The memory plan fits nothing the service may land on, and its fitPolicy is Enforce: no Deployment."""
+    return ServiceVerdict(
+        phase="Failed",
+        conditions=_conditions(
+            model=_model_condition(model_name, model),
+            ready=("False", "DoesNotFit", message),
+            progressing=("False", "DoesNotFit", ""),
+            degraded=("True", "DoesNotFit", message),
         ),
     )
 
@@ -403,6 +430,7 @@ def desired_status(
         gpu_count=placement.gpu_count,
         tensor_split=placement.tensor_split,
         scheduling=verdict.scheduling,
+        memory=MemoryStatus(planned=placement.memory) if placement.memory is not None else None,
     )
     wire: Object = to_wire(status)
     return wire
@@ -418,6 +446,10 @@ def _sorted_conditions(conditions: Iterable[Any]) -> list[Any]:
 def owned_view(status: ObjectView | None) -> Object:
     """Our part of a status, in a canonical form for comparison."""
     view = {k: v for k, v in (status or {}).items() if k in OWN_FIELDS}
+    if isinstance(view.get("memory"), dict):
+        view["memory"] = {k: v for k, v in view["memory"].items() if k not in AGENT_MEMORY_FIELDS}
+        if not view["memory"]:
+            del view["memory"]
     if "conditions" in view:
         view["conditions"] = _sorted_conditions(view["conditions"] or ())
         if not view["conditions"]:

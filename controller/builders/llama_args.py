@@ -60,8 +60,8 @@ class ServingShape:
     tensor_split: str | None
 
 
-def gpu_count(spec: InferenceServiceSpec, model: ModelSpec | None) -> int:
-    """GPUs per pod: the service's count, else the Model's, else 1 on GPU accelerators and 0 on cpu/host."""
+def explicit_gpu_count(spec: InferenceServiceSpec, model: ModelSpec | None) -> int | None:
+    """The count the user wrote: the service's, else the Model's; 0 for CPU services; None when nobody said."""
     accelerator = spec.accelerator
     if accelerator.type == "cpu":
         # A Model's gpuCount is a default for GPU services; it never turns a CPU service into a GPU one.
@@ -70,7 +70,15 @@ def gpu_count(spec: InferenceServiceSpec, model: ModelSpec | None) -> int:
         return accelerator.gpu_count
     if model is not None and model.gpu_count is not None:
         return model.gpu_count
-    return 1 if accelerator.type in GPU_ACCELERATORS else 0
+    return None
+
+
+def gpu_count(spec: InferenceServiceSpec, model: ModelSpec | None) -> int:
+    """GPUs per pod without a memory plan: the count written, else 1 on GPU accelerators and 0 on cpu/host."""
+    explicit = explicit_gpu_count(spec, model)
+    if explicit is not None:
+        return explicit
+    return 1 if spec.accelerator.type in GPU_ACCELERATORS else 0
 
 
 def even_tensor_split(count: int) -> str | None:
@@ -84,9 +92,14 @@ def parallel_slots(spec: InferenceServiceSpec, *, gpus: int) -> int:
 
 
 def serving_shape(
-    spec: InferenceServiceSpec, model: ModelSpec | None, gguf: GGUFInfo | None = None
+    spec: InferenceServiceSpec,
+    model: ModelSpec | None,
+    gguf: GGUFInfo | None = None,
+    *,
+    chosen_gpus: int | None = None,
 ) -> ServingShape:
-    gpus = gpu_count(spec, model)
+    """The shape in force; `chosen_gpus` is the count the memory plan picked when nobody wrote one."""
+    gpus = chosen_gpus if chosen_gpus is not None else gpu_count(spec, model)
     slots = parallel_slots(spec, gpus=gpus)
     if spec.context_size is not None:
         context = spec.context_size
@@ -134,6 +147,7 @@ def llama_server_args(
     host: str = "0.0.0.0",
     port: int | None = None,
     api_key_file: str | None = None,
+    chosen_gpus: int | None = None,
 ) -> list[str]:
     """Arguments for llama-server serving `model_path` as `spec` asks, named `alias` (the InferenceService's
     name); raises ReservedArgumentError.
@@ -142,7 +156,7 @@ def llama_server_args(
     argument, which `ps`, `kubectl describe` and the audit log would show.
     """
     extra = validated_extra_args(spec.extra_args)
-    shape = serving_shape(spec, model, gguf)
+    shape = serving_shape(spec, model, gguf, chosen_gpus=chosen_gpus)
     args = [
         "--model",
         model_path,

@@ -10,6 +10,10 @@ agent applies (server-side, field manager `llmkube-agent`, force) a status holdi
 - `lastTransitionTime` moves only when `status` flips, as for every other condition.
 
 The message carries the URLs when serving, since that is what a human reading `kubectl describe` wants next.
+
+While serving, the same apply carries `status.memory.allocated`: what llama-server allocated, read from its log,
+next to the controller's `status.memory.planned`. It is sent with every apply of ours (an apply without it would
+remove it) and left out once the server stops.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from datetime import UTC, datetime
 
 import attrs
 
-from api.objects import Object, ObjectView, condition_of, metadata
+from api.objects import Object, ObjectView, condition_of, metadata, status_of
+from api.v1alpha1.converter import to_wire
+from api.v1alpha1.memory import AllocatedMemory
 from api.v1alpha1.well_known import AGENT_MANAGER, HOST_SERVING
+from controller.builders.allocation_log import allocated_memory
 from controller.builders.conditions import format_time
 from controller.kube import KubeClient
 from controller.kube.recorder import EventType
@@ -51,6 +58,8 @@ class HostServing:
     status: str
     reason: str
     message: str
+    #: What the serving llama-server allocated, for `status.memory.allocated`.
+    allocated: AllocatedMemory | None = None
 
     @property
     def event_type(self) -> EventType:
@@ -66,6 +75,7 @@ def serving_verdict(
             status="True",
             reason=SERVING,
             message=f"serving {local_url} on host {host} (in the cluster: {cluster_url})",
+            allocated=allocated_memory(state.allocation) if state.allocation is not None else None,
         )
     if state.phase in (DOWNLOADING, STARTING, FETCH_FAILED, UNHEALTHY, CRASHED, SERVER_FAILED):
         return HostServing(status="False", reason=state.phase, message=state.message)
@@ -87,7 +97,12 @@ def is_current(isvc: ObjectView, wanted: HostServing) -> bool:
         and found.get("reason") == wanted.reason
         and found.get("message") == wanted.message
         and found.get("observedGeneration") == generation
+        and (status_of(isvc).get("memory") or {}).get("allocated") == _allocated_wire(wanted)
     )
+
+
+def _allocated_wire(wanted: HostServing) -> Object | None:
+    return to_wire(wanted.allocated) if wanted.allocated is not None else None
 
 
 def condition_body(isvc: ObjectView, wanted: HostServing, *, now: datetime) -> Object:
@@ -106,10 +121,10 @@ def condition_body(isvc: ObjectView, wanted: HostServing, *, now: datetime) -> O
     }
     if meta.get("generation") is not None:
         condition["observedGeneration"] = meta["generation"]
-    return _status_body(isvc, [condition])
+    return _status_body(isvc, [condition], allocated=_allocated_wire(wanted))
 
 
-def _status_body(isvc: ObjectView, conditions: list[Object]) -> Object:
+def _status_body(isvc: ObjectView, conditions: list[Object], *, allocated: Object | None = None) -> Object:
     meta = metadata(isvc)
     body: Object = {
         "apiVersion": INFERENCE_SERVICES.api_version,
@@ -118,6 +133,8 @@ def _status_body(isvc: ObjectView, conditions: list[Object]) -> Object:
     }
     if conditions:
         body["status"] = {"conditions": conditions}
+        if allocated is not None:
+            body["status"]["memory"] = {"allocated": allocated}
     return body
 
 

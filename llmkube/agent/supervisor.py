@@ -32,6 +32,7 @@ import structlog
 
 from api.v1alpha1.fetch_result import FetchResult
 from api.v1alpha1.gguf import GGUFInfo
+from controller.builders.allocation_log import ServerAllocation, parse_allocation_log
 from controller.builders.conditions import human_size
 from controller.builders.llama_args import ReservedArgumentError
 from controller.runtime.backoff import Backoff
@@ -68,6 +69,8 @@ class ServingState:
     port: int | None = None
     pid: int | None = None
     restarts: int = 0
+    #: What the running llama-server allocated, from the buffer lines of its log; None until it is healthy.
+    allocation: ServerAllocation | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -245,6 +248,7 @@ class ServerSupervisor:
                 phase=STARTING,
                 message=f"llama-server (pid {process.pid}) is loading the model on port {port}",
                 ready=False,
+                allocation=None,
                 port=port,
                 pid=process.pid,
             )
@@ -278,6 +282,9 @@ class ServerSupervisor:
             while True:
                 if await _answers_ok(session, url):
                     failures = 0
+                    if not healthy_once:
+                        # By its first healthy answer the server has logged every buffer of the load.
+                        self._set(allocation=_allocation_in(self.log_path))
                     healthy_once = True
                     self._set(
                         phase=SERVING, message=f"llama-server (pid {self._state.pid}) healthy", ready=True
@@ -294,6 +301,14 @@ class ServerSupervisor:
                             phase=UNHEALTHY, message=f"{failures} failed health checks in a row", ready=False
                         )
                 await anyio.sleep(timing.health_interval)
+
+
+def _allocation_in(log_path: Path) -> ServerAllocation | None:
+    try:
+        with log_path.open(encoding="utf-8", errors="replace") as lines:
+            return parse_allocation_log(lines)
+    except OSError:
+        return None
 
 
 async def _answers_ok(session: aiohttp.ClientSession, url: str) -> bool:

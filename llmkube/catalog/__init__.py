@@ -9,6 +9,7 @@ from llmkube.catalog.loader import (
     list_models,
     load_catalog,
 )
+from llmkube.catalog.shape import ModelShape
 
 __all__ = [
     "BITS_PER_WEIGHT",
@@ -16,6 +17,7 @@ __all__ = [
     "CatalogEntry",
     "CatalogError",
     "HuggingFaceFile",
+    "ModelShape",
     "PodResources",
     "ServingEstimate",
     "UnknownModelError",

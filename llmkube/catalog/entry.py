@@ -8,6 +8,7 @@ import functools
 import attrs
 
 from llmkube.catalog.estimate import ServingEstimate, estimate_serving
+from llmkube.catalog.shape import ModelShape
 
 
 @attrs.frozen(kw_only=True)
@@ -43,6 +44,8 @@ class CatalogEntry:
     homepage: str
     #: Other names `deploy` and `catalog show` accept (llama-3-8b for llama-3.1-8b).
     aliases: tuple[str, ...] = ()
+    #: The model's widths (from its config.json); with them the estimate is the controller's memory plan.
+    shape: ModelShape | None = None
 
     @functools.cached_property
     def estimate(self) -> ServingEstimate:
@@ -50,6 +53,19 @@ class CatalogEntry:
             parameters_billions=self.parameters_billions,
             quantization=self.quantization,
             context_size=self.context_size,
+            shape=self.shape,
+            max_context=self.max_context,
+        )
+
+    def estimate_for(self, *, gpu_count: int, context_size: int) -> ServingEstimate:
+        """The estimate for one deploy's GPU count (0: CPU) and context size."""
+        return estimate_serving(
+            parameters_billions=self.parameters_billions,
+            quantization=self.quantization,
+            context_size=context_size,
+            shape=self.shape,
+            max_context=self.max_context,
+            gpu_count=gpu_count,
         )
 
     @property

@@ -8,12 +8,15 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any
 
+import attrs
 import cattrs
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from api.v1alpha1.converter import to_wire
+from controller.builders.service_fit import planned_memory
 from llmkube.catalog import CatalogEntry, get_model, list_models, load_catalog
 from llmkube.cli.catalog_verify import verify_command
 from llmkube.cli.dry_run import emit_documents, plan_documents
@@ -55,7 +58,12 @@ def parse_gib(text: str) -> float:
 
 def entry_json(entry: CatalogEntry) -> dict[str, Any]:
     data: dict[str, Any] = cattrs.unstructure(entry)
-    data["estimate"] = cattrs.unstructure(entry.estimate)
+    estimate = entry.estimate
+    data["estimate"] = {
+        **cattrs.unstructure(attrs.evolve(estimate, plan=None)),
+        "planned_memory": to_wire(planned_memory(estimate.plan)) if estimate.plan is not None else None,
+    }
+    del data["estimate"]["plan"]
     return data
 
 
@@ -100,7 +108,7 @@ def list_command(
         title = f"LLMKube model catalog (v{load_catalog().version})" + "".join(f", {f}" for f in filters if f)
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         rows = [
-            (m.id, m.name, m.size, m.quantization, f"{m.context_size:,}", _gpus(m), f"{m.vram_gib:g} GiB")
+            (m.id, m.name, m.size, m.quantization, f"{m.context_size:,}", _gpus(m), m.estimate.total)
             for m in models
         ]
         for column in ("ID", "NAME", "SIZE", "QUANT", "CONTEXT", "GPUS", "MEMORY"):
@@ -130,11 +138,7 @@ def info_command(
             ("Quantization", m.quantization),
             ("Context", f"{m.context_size:,} tokens by default (model maximum {m.max_context:,})"),
             ("GPUs", "none needed (CPU)" if m.gpu_count == 0 else f"{m.gpu_count} recommended"),
-            (
-                "Memory",
-                f"~{estimate.vram_gib:g} GiB (weights ~{estimate.weights_gib:.1f} GiB, "
-                f"KV cache ~{estimate.kv_cache_gib:.1f} GiB)",
-            ),
+            ("Memory", estimate.summary),
             ("Pod resources", f"cpu {m.resources.cpu}, memory {m.resources.memory} (when served on CPU)"),
             ("Source", f"huggingFace repo {m.source.repo}, file {m.source.filename}"),
             ("Download", m.source.url),

@@ -131,6 +131,9 @@ async def _deploy(
             markup=False,
             soft_wrap=True,
         )
+        estimate = planned_memory_line(plan)
+        if estimate is not None:
+            console.print(f"Planned memory: {estimate}", markup=False, soft_wrap=True)
         if not wait:
             console.print(f"Follow it with: llmkube status {plan.name} -n {plan.namespace}", markup=False)
             return 0
@@ -152,6 +155,22 @@ async def _deploy(
                 soft_wrap=True,
             )
         return EXIT_FAILED
+
+
+def planned_memory_line(plan: DeployPlan) -> str | None:
+    """The memory plan of a catalog model as the controller will make it (`llmkube catalog info` shows the same).
+
+    A custom source has no plan before its header is read: the controller states it in `status.memory`.
+    """
+    if plan.catalog_id is None:
+        return None
+    entry = get_model(plan.catalog_id)
+    gpus = (
+        plan.gpu_count
+        if plan.gpu_count is not None
+        else (entry.gpu_count if plan.accelerator != "cpu" else 0)
+    )
+    return entry.estimate_for(gpu_count=gpus, context_size=plan.context_size or entry.context_size).summary
 
 
 class DeployPlanFactory:

@@ -126,9 +126,9 @@ def plan_from_catalog(
         replicas=serving.replicas,
         context_size=serving.context_size or entry.context_size,
         image=serving.image,
-        # A GPU pod needs host memory for the runtime, not for the weights; the catalog's figure is for CPU.
         cpu=entry.resources.cpu,
-        memory=entry.resources.memory if accelerator == "cpu" else None,
+        # Left to the controller, which sizes a CPU pod's memory from the same plan `llmkube catalog` shows.
+        memory=None,
     )
 
 

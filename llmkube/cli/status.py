@@ -19,6 +19,7 @@ from api.objects import Object, name_of
 from api.v1alpha1.inferenceservice import InferenceService
 from api.v1alpha1.meta import Condition
 from api.v1alpha1.model import Model
+from controller.builders.conditions import human_size
 from controller.kube import NotFound
 from controller.kube.resources import EVENTS, INFERENCE_SERVICES, MODELS
 from llmkube.cli.cluster import Cluster, ClusterTarget, ModelNotFound, connect
@@ -117,6 +118,23 @@ def _service_section(console: Console, isvc: InferenceService) -> None:
     ]
     if status is not None and status.scheduling:
         rows.append(("Scheduling", status.scheduling))
+    memory = status.memory if status is not None else None
+    if memory is not None and memory.planned is not None:
+        planned = memory.planned
+        line = f"{human_size(planned.total_bytes)} planned ({planned.summary})"
+        if planned.per_gpu_bytes:
+            line += "; per GPU " + ", ".join(human_size(share) for share in planned.per_gpu_bytes)
+        rows.append(("Memory", line))
+    if memory is not None and memory.allocated is not None:
+        allocated = memory.allocated
+        rows.append(
+            (
+                "Allocated",
+                f"{human_size(allocated.total_bytes)} reported by llama-server "
+                f"({human_size(allocated.weights_bytes)} weights, {human_size(allocated.kv_bytes)} KV, "
+                f"{human_size(allocated.compute_bytes)} compute)",
+            )
+        )
     console.print(
         f"InferenceService {isvc.metadata.namespace}/{isvc.metadata.name}", style="bold", markup=False
     )

@@ -3,6 +3,9 @@
 Keys vary by architecture (`llama.context_length`, `qwen2.context_length`, ...) and by converter version, so every
 fact is optional and a missing key is not an error; only a file the reader cannot parse is invalid. The header's
 counts are checked against the file first (`gguf_header`), since the reader trusts them.
+
+The tensor table (names, shapes and types, all in the header) gives the exact bytes of the weights, which is what
+llama-server allocates for them; the memory plan prefers it to parameters x bits per weight.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from api.v1alpha1.gguf import GGUFInfo
 from llmkube.fetch.errors import InvalidGGUF
 from llmkube.fetch.gguf_header import check_header_of
+from llmkube.fetch.sliding_window import sliding_window
 
 GGUF_MAGIC = b"GGUF"
 
@@ -46,17 +50,38 @@ def read_gguf_facts(path: Path, *, source: str) -> GGUFInfo:
     fields = _Fields(reader)
     arch = fields.text("general.architecture")
     file_type = fields.integer("general.file_type")
+    block_count = fields.integer(f"{arch}.block_count")
+    window = sliding_window(
+        architecture=arch,
+        block_count=block_count,
+        window_in_file=fields.integer(f"{arch}.attention.sliding_window"),
+        pattern_in_file=fields.pattern(f"{arch}.attention.sliding_window_pattern"),
+    )
+    declared_parameters = fields.integer("general.parameter_count")
+    tensor_bytes = _whole_model_tensor_bytes(reader, fields, declared_parameters)
     return GGUFInfo(
         architecture=arch,
         name=fields.text("general.name"),
-        parameter_count=fields.integer("general.parameter_count") or _count_parameters(reader),
+        parameter_count=declared_parameters or _count_parameters(reader),
         context_length=fields.integer(f"{arch}.context_length"),
-        block_count=fields.integer(f"{arch}.block_count"),
+        block_count=block_count,
         embedding_length=fields.integer(f"{arch}.embedding_length"),
         head_count=fields.integer(f"{arch}.attention.head_count"),
         head_count_kv=fields.integer(f"{arch}.attention.head_count_kv"),
         file_type=_file_type_name(file_type),
         quantization=quantization_name(file_type),
+        key_length=fields.integer(f"{arch}.attention.key_length"),
+        value_length=fields.integer(f"{arch}.attention.value_length"),
+        feed_forward_length=fields.integer(f"{arch}.feed_forward_length"),
+        expert_feed_forward_length=fields.integer(f"{arch}.expert_feed_forward_length"),
+        vocab_size=fields.integer(f"{arch}.vocab_size") or fields.length("tokenizer.ggml.tokens"),
+        expert_count=fields.integer(f"{arch}.expert_count"),
+        expert_used_count=fields.integer(f"{arch}.expert_used_count"),
+        sliding_window=window.window if window else None,
+        sliding_window_layers=window.layers if window else None,
+        weight_bytes=sum(tensor_bytes.values()) or None,
+        token_embedding_bytes=tensor_bytes.get("token_embd.weight"),
+        output_bytes=tensor_bytes.get("output.weight"),
     )
 
 
@@ -98,6 +123,23 @@ def _file_type_name(file_type: int | None) -> str | None:
     return None if member is gguf.LlamaFileType.GUESSED else member.name
 
 
+def _whole_model_tensor_bytes(
+    reader: Any, fields: _Fields, declared_parameters: int | None
+) -> dict[str, int]:
+    """Bytes per tensor name, or nothing when this file's tensor table does not hold the whole model.
+
+    One shard of a split GGUF (`split.count` > 1) holds only part of the tensors, and a header can declare far more
+    parameters than its tensors carry (test files shaped like a 70B model over kilobytes of data): planning from
+    such a table would under-count the weights, so the plan falls back to parameters x bits per weight.
+    """
+    if (fields.integer("split.count") or 1) > 1:
+        return {}
+    elements = sum(int(tensor.n_elements) for tensor in reader.tensors)
+    if declared_parameters and elements < declared_parameters // 2:
+        return {}
+    return {tensor.name: int(tensor.n_bytes) for tensor in reader.tensors}
+
+
 def _count_parameters(reader: Any) -> int | None:
     total = sum(int(tensor.n_elements) for tensor in reader.tensors)
     return total or None
@@ -112,6 +154,22 @@ class _Fields:
     def _value(self, key: str) -> Any:
         field = self._reader.get_field(key)
         return None if field is None else field.contents()
+
+    def length(self, key: str) -> int | None:
+        """Number of elements of an array field, without decoding them (a tokenizer holds 100,000s)."""
+        field = self._reader.get_field(key)
+        if field is None or not field.types or field.types[0] != gguf.GGUFValueType.ARRAY:
+            return None
+        return len(field.data) or None
+
+    def pattern(self, key: str) -> int | list[bool] | None:
+        """A per-layer list of booleans, or a period; anything else reads as missing."""
+        value = self._value(key)
+        if isinstance(value, list):
+            return [bool(v) for v in value] if all(isinstance(v, bool | int) for v in value) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return None
 
     def text(self, key: str) -> str | None:
         value = self._value(key)

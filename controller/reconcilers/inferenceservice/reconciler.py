@@ -7,10 +7,13 @@ One pass, read entirely from informer caches:
    block every `kubectl delete` on a controller that is down, for the sake of one scrape config.
 2. The Model is missing or not Ready: report WaitingForModel (or the Model's failure) and touch no child. The
    Model's own status change wakes the service through the `modelRef` index, so nothing polls.
-3. Otherwise compute the children with the builders (the Deployment, and in it the llama-server command line,
+3. Otherwise plan its memory against the Nodes it may land on (controller.builders.service_fit): the GPU count
+   when nobody wrote one, the `Fits` condition, the memory request of CPU pods. A plan that fits nothing on offer
+   gets no Deployment (an existing one is removed) unless `spec.fitPolicy` is Warn.
+4. Compute the children with the builders (the Deployment, and in it the llama-server command line,
    comes from controller.builders.deployment) and write those that differ (`writes`); metal/host services get
    none, the host agent serves them and reports through its `HostServing` condition.
-4. Status from the Deployment and its pods (controller.builders.inferenceservice_status), written only if it
+5. Status from the Deployment and its pods (controller.builders.inferenceservice_status), written only if it
    changed, with an Event when the phase or the Ready reason changed.
 
 A spec the builders cannot honour (a reserved flag in extraArgs, a name another service's children hold) is
@@ -33,7 +36,12 @@ from api.v1alpha1.well_known import HOST_SERVING
 from controller.builders.autoscaling import desired_autoscaler
 from controller.builders.deployment import desired_deployment
 from controller.builders.inference_pool import desired_inference_pool
-from controller.builders.inferenceservice_status import Placement, invalid_spec_verdict, service_verdict
+from controller.builders.inferenceservice_status import (
+    Placement,
+    does_not_fit_verdict,
+    invalid_spec_verdict,
+    service_verdict,
+)
 from controller.builders.labels import label_value, object_name, selector_string
 from controller.builders.llama_args import ReservedArgumentError, serving_shape
 from controller.builders.monitoring import (
@@ -42,6 +50,7 @@ from controller.builders.monitoring import (
     monitoring_condition,
 )
 from controller.builders.service import desired_service, service_endpoint
+from controller.builders.service_fit import FitDecision, planned_memory, service_fit
 from controller.config import ControllerConfig
 from controller.reconcilers.inferenceservice.watch import PODS_BY_SERVICE
 from controller.reconcilers.inferenceservice.writes import ChildRejected, ServiceWrites
@@ -65,6 +74,7 @@ class InferenceServiceReconciler:
         services: Store,
         models: Store,
         pods: Store,
+        nodes: Store,
         writes: ServiceWrites,
         config: ControllerConfig,
         now: Callable[[], datetime] = utc_now,
@@ -72,6 +82,7 @@ class InferenceServiceReconciler:
         self._services = services
         self._models = models
         self._pods = pods
+        self._nodes = nodes
         self._writes = writes
         self._config = config
         self._now = now
@@ -103,15 +114,24 @@ class InferenceServiceReconciler:
             return Result()
 
         served_by_host = isvc.spec.accelerator.type in HOST_ACCELERATORS
+        fit = self._fit(isvc, model)
+        gguf = model.status.gguf if model.status is not None else None
+        shape = serving_shape(isvc.spec, model.spec, gguf, chosen_gpus=fit.gpu_count)
         try:
-            if served_by_host:
+            if served_by_host or not fit.deploy:
                 await self._writes.retire_cluster_serving(isvc=isvc, owner=obj)
                 deployment = None
             else:
                 deployment = await self._writes.apply_serving(
                     isvc=isvc,
                     owner=obj,
-                    deployment=desired_deployment(isvc=isvc, model=model, config=self._config),
+                    deployment=desired_deployment(
+                        isvc=isvc,
+                        model=model,
+                        config=self._config,
+                        chosen_gpus=fit.gpu_count,
+                        memory_request=fit.memory_request,
+                    ),
                     service=desired_service(isvc),
                     autoscaler=desired_autoscaler(isvc=isvc, config=self._config),
                 )
@@ -141,26 +161,40 @@ class InferenceServiceReconciler:
         )
 
         pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(object_name(isvc))}")
-        verdict = service_verdict(
-            model_name=isvc.spec.model_ref.name,
-            model=model,
-            deployment=deployment,
-            pods=pods,
-            served_by_host=served_by_host,
-            host_serving=condition_of(obj, HOST_SERVING),
-            desired_replicas=isvc.spec.replicas,
-            wakes_on_request=isvc.spec.scale_to_zero is not None,
-        )
+        if fit.deploy or served_by_host:
+            verdict = service_verdict(
+                model_name=isvc.spec.model_ref.name,
+                model=model,
+                deployment=deployment,
+                pods=pods,
+                served_by_host=served_by_host,
+                host_serving=condition_of(obj, HOST_SERVING),
+                desired_replicas=isvc.spec.replicas,
+                wakes_on_request=isvc.spec.scale_to_zero is not None,
+            )
+        else:
+            message = fit.condition.message if fit.condition is not None else "the memory plan does not fit"
+            verdict = does_not_fit_verdict(isvc.spec.model_ref.name, model, message)
         placement = Placement(
             selector=placement.selector,
             endpoint=service_endpoint(isvc),
-            gpu_count=placement.gpu_count,
-            tensor_split=placement.tensor_split,
+            gpu_count=shape.gpu_count,
+            tensor_split=shape.tensor_split,
+            memory=planned_memory(fit.plan) if fit.plan is not None else None,
         )
-        extra = (monitoring,) if monitoring is not None else ()
+        extra = tuple(c for c in (monitoring, fit.condition) if c is not None)
         await self._writes.write_status(obj, verdict, placement, now=self._now(), extra_conditions=extra)
         settled = pool_settled and not monitors.pending
         return Result() if settled else Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS)
+
+    def _fit(self, isvc: InferenceService, model: Model) -> FitDecision:
+        return service_fit(
+            spec=isvc.spec,
+            model=model.spec,
+            gguf=model.status.gguf if model.status is not None else None,
+            nodes=self._nodes.list(),
+            gpu_memory_overrides=self._config.gpu_memory_overrides,
+        )
 
     def _model(self, isvc: InferenceService) -> Model | None:
         namespace = isvc.metadata.namespace or ""

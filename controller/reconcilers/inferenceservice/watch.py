@@ -8,6 +8,10 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
   with a hash, so a pod is mapped back through an index of services by that label value, never by parsing it.
 - The cross-namespace DCGM ServiceMonitor has no owner reference; it names its owner in an annotation (and,
   for short names, in labels), which maps its events back to the service.
+- Nodes appearing, leaving or changing what they offer (labels, allocatable, taints, cordon) wake the services
+  whose `Fits` condition is not True: a service that did not fit, or could not be checked, may fit now. Services
+  that fit are not woken, so adding a node does not roll out every auto-sized service; their next pass for any
+  other reason chooses again.
 - The primary predicate passes spec changes (a new generation) and changes of the `HostServing` condition, the
   one status field someone else (the host agent) writes that this controller reads. Our own status writes and
   everything else in status do not wake the service.
@@ -30,6 +34,7 @@ from api.objects import (
     namespace_of,
 )
 from api.v1alpha1.well_known import (
+    FITS,
     HOST_SERVING,
     MODEL_REF_FIELD,
     OWNER_ANNOTATION,
@@ -118,6 +123,43 @@ def every_service(services: Store) -> ObjectMapper:
         return [request_for(svc) for svc in services.list()]
 
     return map_crd
+
+
+def unfit_services(services: Store) -> ObjectMapper:
+    """Every service whose Fits condition is not True: what a change of the cluster's nodes concerns."""
+
+    def map_node(_node: ObjectView) -> list[Request]:
+        return [
+            request_for(svc)
+            for svc in services.list()
+            if (condition_of(svc, FITS) or {}).get("status") != "True"
+        ]
+
+    return map_node
+
+
+def _offer(node: ObjectView) -> tuple[Any, ...]:
+    spec = node.get("spec") or {}
+    return (
+        dict(labels_of(node)),
+        (node.get("status") or {}).get("allocatable"),
+        spec.get("taints"),
+        spec.get("unschedulable"),
+    )
+
+
+@attrs.frozen
+class NodeOfferChanged:
+    """Passes node updates that change what the node offers to pods; heartbeats and conditions do not."""
+
+    def create(self, obj: Object) -> bool:
+        return True
+
+    def update(self, old: Object, new: Object) -> bool:
+        return _offer(old) != _offer(new)
+
+    def delete(self, obj: Object) -> bool:
+        return True
 
 
 @attrs.frozen

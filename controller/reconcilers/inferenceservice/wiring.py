@@ -9,6 +9,8 @@ What wakes a service (see `watch` for the mappings):
 - its Model, through the `modelRef` index, so a Model becoming Ready moves waiting services on;
 - the ServiceMonitor CRD appearing, for services that asked for monitoring; the InferencePool CRD appearing,
   for every service.
+- Nodes changing what they offer, for services whose memory plan did not fit (the Node cache is also what the
+  plan is checked against: controller.builders.service_fit).
 
 Child informers are filtered to objects labelled as ours (`managed-by=llmkube`, component inference-server),
 so the controller does not cache every Deployment and pod of the cluster.
@@ -31,6 +33,7 @@ from controller.kube.resources import (
     INFERENCE_POOLS,
     INFERENCE_SERVICES,
     MODELS,
+    NODES,
     PODS,
     SERVICES,
 )
@@ -47,6 +50,7 @@ from controller.reconcilers.inferenceservice.watch import (
     BY_SERVICE_LABEL,
     MONITORS_BY_OWNER,
     PODS_BY_SERVICE,
+    NodeOfferChanged,
     SpecOrHostServingChanged,
     every_service,
     model_ref_index,
@@ -57,6 +61,7 @@ from controller.reconcilers.inferenceservice.watch import (
     service_label_index,
     service_of_pod,
     services_of_model,
+    unfit_services,
 )
 from controller.reconcilers.inferenceservice.writes import OwnedCaches, ServiceWrites
 from controller.reconcilers.metrics import register_service_metrics
@@ -102,6 +107,7 @@ def setup_inferenceservice_controller(
     )
     pods = cached_informer(mgr, PODS, namespace=namespace, label_selector=SERVING_SELECTOR)
     _ensure_index(pods, PODS_BY_SERVICE, pod_service_index)
+    nodes = cached_informer(mgr, NODES)
     crds = cached_informer(
         mgr, CUSTOM_RESOURCE_DEFINITIONS, field_selector=f"metadata.name={SERVICE_MONITOR_CRD}"
     )
@@ -138,7 +144,13 @@ def setup_inferenceservice_controller(
         recorder=recorder,
     )
     reconciler = InferenceServiceReconciler(
-        services=services.store, models=models.store, pods=pods.store, writes=writes, config=config, now=now
+        services=services.store,
+        models=models.store,
+        pods=pods.store,
+        nodes=nodes.store,
+        writes=writes,
+        config=config,
+        now=now,
     )
     controller = (
         Controller(
@@ -155,6 +167,7 @@ def setup_inferenceservice_controller(
         .watches(pods, service_of_pod(services.store))
         .watches(crds, monitoring_services(services.store))
         .watches(pool_crds, every_service(services.store))
+        .watches(nodes, unfit_services(services.store), predicates=(NodeOfferChanged(),))
     )
     monitors.add_event_handler(enqueue_owner("InferenceService", GROUP).handler(controller.queue))
     monitors.add_event_handler(enqueue_mapped(owner_of_dcgm_monitor).handler(controller.queue))

@@ -44,7 +44,10 @@ async def running_agent(options: AgentOptions) -> AsyncIterator[None]:
         tg.cancel_scope.cancel()
 
 
-async def create_service(kube: KubeClient, namespace: str, *, context_size: int = 256) -> dict[str, Any]:
+async def create_service(
+    kube: KubeClient, namespace: str, *, context_size: int = 256, extra_args: list[str] | None = None
+) -> dict[str, Any]:
+    extra = {"extraArgs": extra_args} if extra_args else {}
     return await kube.create(
         INFERENCE_SERVICES,
         {
@@ -57,6 +60,7 @@ async def create_service(kube: KubeClient, namespace: str, *, context_size: int 
                 "contextSize": context_size,
                 "parallelSlots": 1,
                 "endpoint": {"port": 8080},
+                **extra,
             },
         },
     )

@@ -84,6 +84,27 @@ async def test_serves_a_completion_through_the_endpoint_slice(
     assert body["choices"][0]["text"]
 
 
+async def test_records_what_its_llama_server_allocated_in_status_memory(
+    kube: KubeClient, namespace: str, served_model: str, agent_options: AgentOptions
+) -> None:
+    # llama-server logs its buffer lines from verbosity 4 on.
+    await create_service(kube, namespace, extra_args=["--verbosity", "4"])
+    async with running_agent(agent_options):
+        await wait_for_host_serving(kube, namespace)
+
+        async def allocated() -> dict[str, Any] | None:
+            isvc = await kube.get(INFERENCE_SERVICES, SERVICE_NAME, namespace=namespace)
+            found = ((isvc.get("status") or {}).get("memory") or {}).get("allocated")
+            return dict(found) if found else None
+
+        memory = await eventually(allocated, within=30, what="status.memory.allocated")
+
+    assert memory["weightsBytes"] > 0
+    assert memory["kvBytes"] > 0
+    assert memory["totalBytes"] >= memory["weightsBytes"] + memory["kvBytes"] + memory["computeBytes"]
+    assert "CPU" in memory["devices"]
+
+
 async def test_restarts_a_killed_server_and_is_ready_again(
     kube: KubeClient, namespace: str, served_model: str, agent_options: AgentOptions
 ) -> None:

@@ -31,7 +31,9 @@ def test_catalog_deploy_creates_the_model_and_service_the_catalog_describes(
     assert isvc["spec"]["modelRef"] == {"name": "smollm2-135m"}
     assert isvc["spec"]["accelerator"] == {"type": "cpu"}
     assert isvc["spec"]["contextSize"] == 2048
-    assert isvc["spec"]["resources"] == {"cpu": "1", "memory": "2Gi"}
+    # Memory is left to the controller, which sizes the pod from the plan deploy printed.
+    assert isvc["spec"]["resources"] == {"cpu": "1"}
+    assert "Planned memory: " in result.output
     assert isvc["spec"]["endpoint"] == {"port": 8080, "type": "ClusterIP"}  # the CRD's defaults, not ours
 
 

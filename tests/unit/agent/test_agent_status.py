@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.builders.allocation_log import ServerAllocation, parse_allocation_log
 from llmkube.agent.status import HostServing, condition_body, is_current, serving_verdict
 from llmkube.agent.supervisor import CRASHED, SERVING, ServingState
 
@@ -73,3 +74,39 @@ def test_a_condition_from_an_older_generation_is_not_current() -> None:
         "observedGeneration": 2,
     }
     assert not is_current(isvc(stored), HostServing(status="True", reason="Serving", message="m"))
+
+
+LOADED = parse_allocation_log(
+    [
+        "load_tensors:   CPU_Mapped model buffer size =    97.34 MiB",
+        "llama_context:        CPU  output buffer size =     0.38 MiB",
+        "llama_kv_cache:        CPU KV buffer size =    45.00 MiB",
+        "sched_reserve:        CPU compute buffer size =   104.50 MiB",
+    ]
+)
+
+
+def serving(allocation: ServerAllocation | None) -> HostServing:
+    return serving_verdict(
+        ServingState(phase=SERVING, ready=True, port=18080, allocation=allocation),
+        local_url="http://127.0.0.1:18080/v1",
+        cluster_url="u",
+        host="h",
+    )
+
+
+def test_a_serving_verdict_carries_what_llama_server_allocated_into_status_memory() -> None:
+    body = condition_body(isvc(), serving(LOADED), now=NOW)
+
+    allocated = body["status"]["memory"]["allocated"]
+    assert allocated["kvBytes"] == 45 << 20
+    assert allocated["totalBytes"] == round((97.34 + 0.38 + 45 + 104.5) * (1 << 20))
+    assert allocated["devices"] == ["CPU", "CPU_Mapped"]
+
+
+def test_a_stored_condition_without_the_allocation_is_not_current() -> None:
+    wanted = serving(LOADED)
+    stored = condition_body(isvc(), serving(None), now=NOW)["status"]["conditions"][0]
+
+    assert not is_current(isvc(stored), wanted)
+    assert is_current(isvc(stored), serving(None))

@@ -107,6 +107,7 @@ MANAGER_GRANTS: dict[tuple[str, str], set[str]] = {
     ("", "services"): {"list", "watch", "create", "patch", "delete"},
     ("", "persistentvolumeclaims"): {"list", "watch", "create", "patch"},
     ("", "pods"): {"get", "list", "watch"},
+    ("", "nodes"): {"list", "watch"},
     ("batch", "jobs"): {"list", "watch", "create", "patch", "delete"},
     ("autoscaling", "horizontalpodautoscalers"): {"list", "watch", "create", "patch", "delete"},
     ("monitoring.coreos.com", "servicemonitors"): {"list", "watch", "create", "patch", "delete"},

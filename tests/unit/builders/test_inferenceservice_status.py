@@ -8,11 +8,13 @@ from controller.builders.inferenceservice_status import (
     Placement,
     ServiceVerdict,
     desired_status,
+    does_not_fit_verdict,
     owned_view,
     status_change,
     status_differs,
     transition,
 )
+from tests.unit.builders.conftest import model_from, ready
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 HOST_SERVING = {
@@ -141,3 +143,24 @@ def test_an_unchanged_status_is_no_change_and_no_event() -> None:
     placement = Placement(selector="a=b", endpoint="http://x/v1", gpu_count=2, tensor_split="1,1")
     change = status_change(raw_status=first, verdict=verdict(), placement=placement, generation=3, now=NOW)
     assert (change.changed, change.event) == (False, None)
+
+
+def test_the_host_agents_allocation_in_status_memory_is_neither_compared_nor_sent() -> None:
+    planned = {"planned": {"gpuCount": 1, "totalBytes": 5}}
+    stored = {"phase": "Ready", "memory": {**planned, "allocated": {"totalBytes": 4}}}
+
+    assert owned_view(stored) == {"phase": "Ready", "memory": planned}
+    assert not status_differs(stored, {"phase": "Ready", "memory": planned})
+
+
+def test_a_plan_that_fits_nothing_fails_the_service_with_the_plans_message() -> None:
+    model = ready(model_from({"source": {"url": "https://example.com/tiny.gguf"}}))
+
+    failed = does_not_fit_verdict("tiny", model, "needs 40.0 GiB weights; the largest GPU here has 24.0 GiB")
+
+    assert failed.phase == "Failed"
+    condition = next(c for c in failed.conditions if c.type == "Ready")
+    assert (condition.reason, condition.message) == (
+        "DoesNotFit",
+        "needs 40.0 GiB weights; the largest GPU here has 24.0 GiB",
+    )

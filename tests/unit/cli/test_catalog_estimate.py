@@ -36,3 +36,13 @@ def test_more_bits_per_weight_means_bigger_weights() -> None:
     q4 = estimate_serving(parameters_billions=14.0, quantization="Q4_K_M", context_size=8192)
     q8 = estimate_serving(parameters_billions=14.0, quantization="Q8_0", context_size=8192)
     assert q8.weights_gib > 1.7 * q4.weights_gib
+
+
+def test_an_entry_with_a_shape_is_planned_by_the_controllers_estimator_and_one_without_is_labelled() -> None:
+    from llmkube.catalog import list_models
+
+    shaped = [m for m in list_models() if m.shape is not None]
+    unshaped = [m for m in list_models() if m.shape is None]
+    assert shaped
+    assert all(m.estimate.plan is not None for m in shaped)
+    assert all(m.estimate.plan is None and "estimate" in m.estimate.summary for m in unshaped)

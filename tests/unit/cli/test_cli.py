@@ -12,6 +12,7 @@ from typing import ClassVar
 import pytest
 from typer.testing import CliRunner
 
+from llmkube.catalog import get_model
 from llmkube.cli.endpoint import Endpoint, ServiceRef
 from llmkube.cli.main import app
 from llmkube.cli.state import CliState
@@ -240,3 +241,16 @@ def test_fetch_hands_its_arguments_to_the_downloader() -> None:
 def test_shell_completion_is_offered() -> None:
     result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert "--install-completion" in result.stdout
+
+
+def test_catalog_list_and_info_show_the_controllers_memory_plan() -> None:
+    entry = get_model("llama-3.1-70b")
+    estimate = entry.estimate
+    assert estimate.plan is not None
+
+    listing = runner.invoke(app, ["catalog", "list"], env={"COLUMNS": "200"})
+    info = runner.invoke(app, ["catalog", "info", entry.id], env={"COLUMNS": "400"})
+
+    row = next(line for line in listing.stdout.splitlines() if entry.id in line)
+    assert row.rstrip().endswith(estimate.total)
+    assert estimate.summary in info.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from llmkube.catalog import get_model
+from llmkube.cli.deploy import planned_memory_line
 from llmkube.cli.errors import CliUsageError
 from llmkube.cli.manifests import (
     ServingChoice,
@@ -56,11 +57,37 @@ def test_catalog_model_is_labelled_with_its_catalog_id() -> None:
     assert labels == {"inference.llmkube.dev/catalog-id": "smollm2-135m"}
 
 
-def test_gpu_pods_do_not_request_the_catalogs_cpu_memory() -> None:
+@pytest.mark.parametrize("serving", [ServingChoice(), ServingChoice(gpu=True)], ids=["cpu", "gpu"])
+def test_pods_leave_their_memory_to_the_controllers_plan(serving: ServingChoice) -> None:
     plan = plan_from_catalog(
-        get_model("llama-3.1-8b"), name="x", namespace="ns", serving=ServingChoice(gpu=True), sha256=None
+        get_model("llama-3.1-8b"), name="x", namespace="ns", serving=serving, sha256=None
     )
-    assert "memory" not in desired_service(plan)["spec"]["resources"]
+    assert "memory" not in desired_service(plan)["spec"].get("resources", {})
+
+
+@pytest.mark.parametrize(
+    ("serving", "gpus"), [(ServingChoice(), 0), (ServingChoice(gpu=True), 1)], ids=["cpu", "gpu"]
+)
+def test_deploy_shows_the_plan_catalog_info_shows(serving: ServingChoice, gpus: int) -> None:
+    entry = get_model("llama-2-13b-chat")
+    plan = plan_from_catalog(entry, name="x", namespace="ns", serving=serving, sha256=None)
+
+    assert (
+        planned_memory_line(plan)
+        == entry.estimate_for(gpu_count=gpus, context_size=entry.context_size).summary
+    )
+
+
+def test_deploy_of_a_custom_source_shows_no_plan_before_its_header_is_read() -> None:
+    plan = plan_from_source(
+        SourceChoice(url="https://example.com/m.gguf"),
+        name="x",
+        namespace="ns",
+        serving=ServingChoice(),
+        sha256=None,
+    )
+
+    assert planned_memory_line(plan) is None
 
 
 def test_url_source_must_name_a_gguf_file() -> None:

@@ -28,6 +28,7 @@ FLAG_VALUES = {
     "--llama-server-image-cpu": "controller.llamaServerImage.cpu=registry.local/llama.cpp:server",
     "--llama-server-image-nvidia": "controller.llamaServerImage.nvidia=registry.local/llama.cpp:server-cuda",
     "--llama-server-image-amd": "controller.llamaServerImage.amd=registry.local/llama.cpp:server-rocm",
+    "--gpu-memory": "controller.gpuMemory.NVIDIA-A10G=22Gi",
     "--fetch-node-selector": "controller.fetchNodeSelector.egress=fast",
     "--dcgm-namespace": "controller.dcgm.namespace=monitoring",
     "--dcgm-selector": "controller.dcgm.selector.app=dcgm",
@@ -63,6 +64,7 @@ def test_every_value_set_renders_arguments_the_controller_parses_to_those_values
     assert flags.config.model_cache_storage_class == "fast-nvme"
     assert flags.config.model_cache_access_mode == "ReadWriteMany"
     assert flags.config.fetcher_image == "registry.local/llmkube:0.1.0"
+    assert flags.config.gpu_memory_overrides == {"NVIDIA-A10G": 22 * 2**30}
     assert flags.config.llama_server_images.cpu == "registry.local/llama.cpp:server"
     assert flags.config.llama_server_images.nvidia == "registry.local/llama.cpp:server-cuda"
     assert flags.config.llama_server_images.amd == "registry.local/llama.cpp:server-rocm"

@@ -21,6 +21,10 @@ def test_reads_the_facts_of_smollm2(model_path: Path) -> None:
         head_count_kv=3,
         file_type="MOSTLY_Q4_1",
         quantization="Q4_1",
+        feed_forward_length=1536,
+        vocab_size=49152,
+        weight_bytes=96_576_768,
+        token_embedding_bytes=30_081_024,
     )
 
 

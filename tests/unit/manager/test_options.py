@@ -78,6 +78,7 @@ def test_one_llama_server_image_flag_leaves_the_other_defaults() -> None:
         ["--max-concurrent-reconciles=0"],
         ["--llama-server-image-cpu="],
         ["--llama-server-image-nvidia=two words"],
+        ["--gpu-memory=NVIDIA-A10G"],
     ],
 )
 def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
@@ -89,3 +90,9 @@ def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
 def test_fetch_node_selector_reaches_the_download_jobs() -> None:
     flags = parse_flags(["--fetch-node-selector=egress=fast"], environ={})
     assert flags.config.fetch_node_selector == {"egress": "fast"}
+
+
+def test_gpu_memory_overrides_reach_the_controller_config() -> None:
+    flags = parse_flags(["--gpu-memory", "NVIDIA-A10G=22Gi", "--gpu-memory=NVIDIA-L4=20Gi"], environ={})
+
+    assert flags.config.gpu_memory_overrides == {"NVIDIA-A10G": 22 << 30, "NVIDIA-L4": 20 << 30}

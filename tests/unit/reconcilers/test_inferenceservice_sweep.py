@@ -34,6 +34,7 @@ def reconciler(children: SweepingChildren) -> InferenceServiceReconciler:
         services=Store(),
         models=Store(),
         pods=Store(),
+        nodes=Store(),
         writes=children,  # type: ignore[arg-type]
         config=ControllerConfig(),
     )

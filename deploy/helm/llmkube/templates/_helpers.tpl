@@ -71,6 +71,9 @@ app.kubernetes.io/component: {{ . }}
 - {{ printf "--llama-server-image-%s=%v" $accelerator . | quote }}
 {{- end }}
 {{- end }}
+{{- range $product, $quantity := $c.gpuMemory }}
+- {{ printf "--gpu-memory=%s=%v" $product $quantity | quote }}
+{{- end }}
 {{- with $c.fetchNodeSelector }}
 - {{ printf "--fetch-node-selector=%v" (include "llmkube.selectorFlag" .) | quote }}
 {{- end }}
