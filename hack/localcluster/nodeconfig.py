@@ -4,7 +4,7 @@ Pure functions from a NodeLayout to text, dicts and argv, so each setting is uni
 The settings that make the node run on this kind of machine (cgroup v1, no CAP_SYS_RESOURCE) are explained
 where they are set.
 
-Addresses: the node has an address of its own, NODE_IP, on a dummy link the launcher creates. kube-apiserver,
+Addresses: the node has an address of its own, NODE_IP, on a link the launcher creates (NODE_LINK). kube-apiserver,
 the kubelet and CoreDNS listen there, so pods reach them (traffic from the pod bridge to a local address is
 delivered locally) while nothing listens on the machine's external interface. Pods get addresses from
 POD_SUBNET, one /24 inside the cluster's POD_CIDR far from the addresses kwok hands its fake pods.
@@ -26,7 +26,7 @@ NODE_NAME = "real-node"
 #: The label that tells the real node from kwok's fake ones; tests and workloads select it with a nodeSelector.
 NODE_LABEL = ("llmkube.dev/node-kind", "real")
 NODE_IP = "10.245.0.1"
-#: A dummy link carrying NODE_IP; its name marks it as the node's for a later clean-up.
+#: The link carrying NODE_IP (a bridge with no ports); its name marks it as the node's for a later clean-up.
 NODE_LINK = "llmkube-node0"
 BRIDGE = "llmkube-br0"
 CNI_NETWORK = "llmkube-pods"
@@ -137,14 +137,14 @@ disabled_plugins = [
   "io.containerd.snapshotter.v1.erofs",
 ]
 
-[grpc]
-  address = {_toml(layout.containerd_socket)}
-
-[ttrpc]
-  address = {_toml(state / "containerd.sock.ttrpc")}
-
 [debug]
   level = "warn"
+
+[plugins."io.containerd.server.v1.grpc"]
+  address = {_toml(layout.containerd_socket)}
+
+[plugins."io.containerd.server.v1.ttrpc"]
+  address = {_toml(state / "containerd.sock.ttrpc")}
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"

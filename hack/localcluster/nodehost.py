@@ -2,7 +2,8 @@
 
 `NodeHost.claim()` takes the machine lock, cleans up after a crashed earlier node, snapshots the host, records
 that snapshot on disk (so the next claim can restore this one's changes if this process dies), and gives the
-node its address: a dummy link with NODE_IP, a route sending the Service range there (so a ClusterIP without
+node its address: a link of its own with NODE_IP (a bridge without ports: machines like this one may lack the
+dummy link type; local delivery works the same), a route sending the Service range there (so a ClusterIP without
 rules fails on this machine instead of leaving through the default route), and an unreachable route for the pod
 range (kwok's fake pods have addresses no real pod has). `release()` restores the host, compares it with the
 snapshot and returns the differences, then lets the next node in.
@@ -100,7 +101,7 @@ def recover_crashed_node(record: Path, *, bin_dir: Path) -> None:
 def _add_node_address() -> None:
     kind, prefix = hostcleanup.POD_CIDR_ROUTE
     for command in (
-        ["ip", "link", "add", NODE_LINK, "type", "dummy"],
+        ["ip", "link", "add", NODE_LINK, "type", "bridge"],
         ["ip", "addr", "add", f"{NODE_IP}/32", "dev", NODE_LINK],
         ["ip", "link", "set", NODE_LINK, "up"],
         ["ip", "route", "add", SERVICE_CLUSTER_IP_RANGE, "dev", NODE_LINK, "src", NODE_IP],

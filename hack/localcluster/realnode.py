@@ -271,6 +271,19 @@ def dns_manifests() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+def _imported_names(output: str) -> list[str]:
+    """The image names in `ctr images import` output: "<name>  saved" lines through containerd's transfer
+    service, "unpacking <name> (sha256:...)" lines when importing locally."""
+    names = []
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[1] == "saved":
+            names.append(words[0])
+        elif len(words) >= 2 and words[0] == "unpacking":
+            names.append(words[1])
+    return names
+
+
 def _manifest_digest(archive: Path) -> str:
     """The digest of the archive's manifest.json (docker-archive) or index.json (OCI layout)."""
     try:

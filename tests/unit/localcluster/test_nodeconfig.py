@@ -69,7 +69,8 @@ def test_containerd_keeps_its_state_and_network_namespaces_in_the_state_dir(layo
 
     runtime = config["plugins"]["io.containerd.cri.v1.runtime"]
     assert runtime["netns_mounts_under_state_dir"] is True
-    for path in (config["root"], config["state"], config["grpc"]["address"], runtime["cni"]["conf_dir"]):
+    grpc = config["plugins"]["io.containerd.server.v1.grpc"]
+    for path in (config["root"], config["state"], grpc["address"], runtime["cni"]["conf_dir"]):
         assert Path(path).is_relative_to(layout.state_dir)
 
 
