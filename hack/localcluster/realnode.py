@@ -260,7 +260,7 @@ def dns_manifests() -> list[tuple[str, dict[str, Any]]]:
                     "namespace": "kube-system",
                     "labels": {
                         "kubernetes.io/service-name": "kube-dns",
-                        "endpointslice.kubernetes.io/managed-by": "llmkube.dev/localcluster",
+                        "endpointslice.kubernetes.io/managed-by": "localcluster.llmkube.dev",
                     },
                 },
                 "addressType": "IPv4",
