@@ -124,22 +124,25 @@ class RealNode:
 
     def load_image(self, archive: Path) -> list[str]:
         """Imports a docker-archive or OCI image tar into containerd's k8s.io namespace, where the kubelet finds
-        it (pods then need imagePullPolicy IfNotPresent or Never). Returns the image names it carries.
+        it (pods then need imagePullPolicy IfNotPresent or Never). Returns the image names it carries, as
+        containerd and the kubelet spell them (`foo:1` is `docker.io/library/foo:1`).
 
         Loading an archive this node has already loaded returns at once: the archive's manifest (which names
         every blob by digest) identifies it.
         """
-        key = _manifest_digest(archive)
+        key, declared = _archive_identity(archive)
         if key in self._imported:
             return self._imported[key]
         result = self._ctr("images", "import", str(archive), timeout=_IMPORT_TIMEOUT_SECONDS)
         if result.returncode != 0:
             raise ImageImportError(f"ctr images import {archive} failed: {result.stderr.strip()}")
-        names = [
-            line.split()[1]
-            for line in result.stdout.splitlines()
-            if line.startswith("unpacking ") and " " in line
-        ]
+        names = [normalized_reference(name) for name in declared]
+        missing = set(names) - set(self.images())
+        if not names or missing:
+            raise ImageImportError(
+                f"{archive} imported, but the node does not list {sorted(missing) or 'any name'} "
+                f"(an archive needs RepoTags or io.containerd.image.name annotations); ctr said: {result.stdout}"
+            )
         self._imported[key] = names
         return names
 
@@ -271,30 +274,41 @@ def dns_manifests() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _imported_names(output: str) -> list[str]:
-    """The image names in `ctr images import` output: "<name>  saved" lines through containerd's transfer
-    service, "unpacking <name> (sha256:...)" lines when importing locally."""
-    names = []
-    for line in output.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[1] == "saved":
-            names.append(words[0])
-        elif len(words) >= 2 and words[0] == "unpacking":
-            names.append(words[1])
-    return names
-
-
-def _manifest_digest(archive: Path) -> str:
-    """The digest of the archive's manifest.json (docker-archive) or index.json (OCI layout)."""
+def _archive_identity(archive: Path) -> tuple[str, list[str]]:
+    """The digest of the archive's manifest.json (docker-archive) or index.json (OCI layout), and the image
+    names it declares."""
     try:
         with tarfile.open(archive) as tar:
             for member in tar:
-                if member.name.lstrip("./") in ("manifest.json", "index.json"):
-                    extracted = tar.extractfile(member)
-                    if extracted is not None:
-                        return hashlib.sha256(extracted.read()).hexdigest()
-    except (OSError, tarfile.TarError) as error:
+                name = member.name.removeprefix("./")
+                if name not in ("manifest.json", "index.json"):
+                    continue
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    break
+                content = extracted.read()
+                return hashlib.sha256(content).hexdigest(), _declared_names(name, json.loads(content))
+    except (OSError, tarfile.TarError, json.JSONDecodeError) as error:
         raise ImageImportError(f"{archive} is not a readable image archive: {error}") from error
     raise ImageImportError(
         f"{archive} has neither manifest.json (docker-archive) nor index.json (OCI layout)"
     )
+
+
+def _declared_names(member: str, document: Any) -> list[str]:
+    if member == "manifest.json":
+        return [tag for entry in document for tag in entry.get("RepoTags") or []]
+    annotations = [entry.get("annotations") or {} for entry in document.get("manifests", [])]
+    return [entry["io.containerd.image.name"] for entry in annotations if "io.containerd.image.name" in entry]
+
+
+def normalized_reference(name: str) -> str:
+    """An image name as containerd stores it: Docker Hub's implicit registry and `library/` spelt out, and
+    `latest` when no tag or digest is given (what the kubelet looks up for a pod's `image`)."""
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = f"docker.io/{name}" if rest else f"docker.io/library/{name}"
+    last = name.rsplit("/", 1)[-1]
+    if "@" not in last and ":" not in last:
+        name += ":latest"
+    return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -87,18 +88,18 @@ def wait_for(cluster: LocalCluster, namespace: str, target: str, condition: str)
 
 
 def run_to_completion(cluster: LocalCluster, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Applies a pod and returns it once it has ended (Succeeded or Failed)."""
+    """Applies a pod and returns it once its phase says it has ended (Succeeded or Failed)."""
     apply(cluster, namespace, manifest)
-    name = manifest["metadata"]["name"]
-    cluster.kubectl(
-        "wait",
-        "-n",
-        namespace,
-        "--for=jsonpath={.status.containerStatuses[0].state.terminated.reason}",
-        f"--timeout={WAIT_SECONDS}s",
-        f"pod/{name}",
-    )
-    return get(cluster, namespace, f"pod/{name}")
+    target = f"pod/{manifest['metadata']['name']}"
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        pod = get(cluster, namespace, target)
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return pod
+        assert time.monotonic() < deadline, (
+            f"{target} did not finish within {WAIT_SECONDS}s: {pod.get('status')}"
+        )
+        time.sleep(0.5)
 
 
 def get(cluster: LocalCluster, namespace: str, target: str) -> dict[str, Any]:
