@@ -12,6 +12,7 @@
 # plane's binaries, which other checkouts of the repository share through the cache.
 # Nothing is written into the repository: go runs with -mod=readonly and outputs only to the cache.
 set -euo pipefail
+script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$0")/k8s-tools"
 
 K8S_VERSION=v1.37.2
@@ -31,8 +32,8 @@ group=${1:-control-plane}
 case $group in
   control-plane | node) ;;
   all)
-    "$0" control-plane
-    exec "$0" node
+    "$script" control-plane
+    exec "$script" node
     ;;
   *)
     echo "usage: $0 [control-plane|node|all]" >&2
