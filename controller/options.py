@@ -13,7 +13,12 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from controller.config import DEFAULT_CONTROLLER_IMAGE, DEFAULT_MAX_CONCURRENT_RECONCILES, ControllerConfig
+from controller.config import (
+    DEFAULT_CONTROLLER_IMAGE,
+    DEFAULT_MAX_CONCURRENT_RECONCILES,
+    ControllerConfig,
+    LlamaServerImages,
+)
 
 DEFAULT_LEASE_NAME = "llmkube-controller-leader"
 DEFAULT_SYSTEM_NAMESPACE = "llmkube-system"
@@ -51,6 +56,14 @@ def _selector(value: str) -> dict[str, str]:
     if not pairs or any(len(pair) != 2 or not pair[0] for pair in pairs):
         raise argparse.ArgumentTypeError(f"selector {value!r} must look like app=nvidia-dcgm-exporter[,k=v]")
     return {key: val for key, val in pairs}
+
+
+def _image(value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(
+            f"image {value!r} must be a reference like registry.local/llama.cpp:server"
+        )
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -100,6 +113,15 @@ def parser() -> argparse.ArgumentParser:
         default={},
         help="labels the download Jobs' nodes must carry, e.g. to keep downloads on nodes with fast egress",
     )
+    # Clusters that cannot reach ghcr.io (air-gapped, a mirror, a local cluster) name their own server images.
+    default_servers = LlamaServerImages()
+    for accelerator in ("cpu", "nvidia", "amd"):
+        p.add_argument(
+            f"--llama-server-image-{accelerator}",
+            type=_image,
+            default=getattr(default_servers, accelerator),
+            help=f"llama.cpp server image of {accelerator} services without spec.image (default: %(default)s)",
+        )
     p.add_argument("--dcgm-namespace", default="gpu-operator", help="namespace of the DCGM exporter")
     p.add_argument(
         "--dcgm-selector",
@@ -126,6 +148,11 @@ def parse_flags(
         model_cache_access_mode=args.model_cache_access_mode,
         fetcher_image=args.fetcher_image or DEFAULT_CONTROLLER_IMAGE,
         fetch_node_selector=args.fetch_node_selector,
+        llama_server_images=LlamaServerImages(
+            cpu=args.llama_server_image_cpu,
+            nvidia=args.llama_server_image_nvidia,
+            amd=args.llama_server_image_amd,
+        ),
         dcgm_namespace=args.dcgm_namespace,
         dcgm_selector=args.dcgm_selector,
     )

