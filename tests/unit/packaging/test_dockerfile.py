@@ -21,7 +21,8 @@ def _stages() -> list[list[str]]:
             continue
         if line.upper().startswith("FROM "):
             stages.append([])
-        stages[-1].append(line)
+        if stages:  # lines before the first FROM are global ARGs, in no stage
+            stages[-1].append(line)
     return stages
 
 
