@@ -57,6 +57,8 @@ def _run_python(
     )
     finished = run_to_completion(cluster, namespace, pod)
     output = logs(cluster, namespace, name)
+    # Gone before the next step, which checks that deleting the service leaves no pod in the namespace.
+    cluster.kubectl("delete", "pod", "-n", namespace, name)
     assert finished["status"]["phase"] == "Succeeded", output
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 

@@ -231,8 +231,10 @@ def test_deploy_downloads_the_model_in_a_job_pod_that_writes_the_cache_claim(
     assert all(in_pod_subnet(address) for address in fetchers), model_source.requests
     # The controller deletes a download Job once the model is cached; the Job controller's events remain.
     events = get(real_cluster, namespace, "events")["items"]
-    completed = [e for e in events if e["involvedObject"]["kind"] == "Job" and e["reason"] == "Completed"]
-    assert completed, [(e["involvedObject"]["kind"], e["reason"], e.get("message")) for e in events]
+    created = [
+        e for e in events if e["involvedObject"]["kind"] == "Job" and e["reason"] == "SuccessfulCreate"
+    ]
+    assert created, [(e["involvedObject"]["kind"], e["reason"]) for e in events]
     claim = get(real_cluster, namespace, f"pvc/{CACHE_CLAIM}")
     assert claim["status"]["phase"] == "Bound"
 
