@@ -5,12 +5,13 @@
 #   iptables conntrack            kube-proxy's Service rules and the CNI plugins' masquerading
 #   podman buildah                building our images from their Dockerfiles without a Docker engine
 #   mmdebstrap                    a Debian base root file system when no base image can be pulled
-#   gcc libc6-dev                 the static pause (pod sandbox) image
+#   busybox-static                the real node's test image (a static busybox in an otherwise empty image)
+#   gcc libc6-dev                 the pause image's static binary
 # The check is a dpkg query, so a machine that has everything pays nothing; a missing package costs one
 # `apt-get update` and install (about 35 s for all of them).
 set -euo pipefail
 
-packages=(runc containernetworking-plugins iptables conntrack podman buildah mmdebstrap gcc libc6-dev)
+packages=(runc containernetworking-plugins iptables conntrack podman buildah mmdebstrap busybox-static gcc libc6-dev)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-"""`python -m hack.localcluster up`: a local cluster for a developer's shell, until Ctrl-C.
+"""`python -m hack.localcluster up [--real-node]`: a local cluster for a developer's shell, until Ctrl-C.
 `python -m hack.localcluster nodes --kubeconfig PATH`: the standard fake nodes, default StorageClass and volume
 pool in another cluster that runs kwok (kind, through hack/kind-up.sh).
 
@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument(
         "--keep-state", action="store_true", help="keep the state directory (logs, etcd) after exit"
     )
+    up.add_argument(
+        "--real-node",
+        action="store_true",
+        help="add a real node (containerd, kubelet, kube-proxy, CoreDNS) that runs pods; leaves out the fake "
+        "CPU nodes",
+    )
     nodes = commands.add_parser(
         "nodes",
         help="create the standard fake nodes, default StorageClass and volume pool in a running cluster that "
@@ -40,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     interrupt_on_termination()  # SIGTERM from a supervisor or `kill` must stop the components too
-    with LocalCluster.start(keep_state=arguments.keep_state) as cluster:
+    with LocalCluster.start(keep_state=arguments.keep_state, real_node=arguments.real_node) as cluster:
         print(f"cluster ready in {cluster.started_in_seconds:.1f}s at {cluster.server}")
+        if cluster.node is not None:
+            print(f"real node {cluster.node.name} Ready {cluster.node.ready_in_seconds:.1f}s after its start")
         print(f"logs: {cluster.state_dir / 'logs'}")
         print(f"export KUBECONFIG={cluster.kubeconfig}")
         print(f"export {REUSE_ENV}={cluster.kubeconfig}")

@@ -153,6 +153,9 @@ class ClusterBase:
             name = f"local-pv-{capacity.lower()}-{secrets.token_hex(3)}"
             host_path = self._volume_root / name
             host_path.mkdir(parents=True, exist_ok=True)
+            # Open to every user, as a local-path provisioner makes its directories: the kubelet applies no
+            # fsGroup to hostPath volumes, and real pods (the download Jobs) run as a non-root user.
+            host_path.chmod(0o777)
             self._admin.create(
                 "/api/v1/persistentvolumes",
                 persistent_volume_manifest(name=name, capacity=capacity, host_path=host_path),

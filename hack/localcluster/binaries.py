@@ -1,8 +1,9 @@
-"""Where the control-plane binaries live, and building them on first use.
+"""Where the control-plane and node binaries live, and building them on first use.
 
-hack/build-k8s.sh owns the pin and the cache layout; this module only asks it to make sure the binaries exist
+hack/build-k8s.sh owns the pins and the cache layout; this module only asks it to make sure the binaries exist
 (a no-op once the stamp matches) and then points at them. Nothing here runs unless a cluster is started, so
-unit tests never trigger the build.
+unit tests never trigger the build. A real node also needs Debian packages (runc, the CNI plugins, iptables),
+which hack/host-packages.sh installs when one is missing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import attrs
 
 _HACK = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = _HACK / "build-k8s.sh"
+HOST_PACKAGES_SCRIPT = _HACK / "host-packages.sh"
 
 
 class BuildError(RuntimeError):
@@ -55,6 +57,31 @@ class ControlPlaneBinaries:
         return self.root / "kwok-stages.yaml"
 
 
+@attrs.frozen(kw_only=True)
+class NodeBinaries:
+    bin_dir: Path
+
+    @property
+    def kubelet(self) -> Path:
+        return self.bin_dir / "kubelet"
+
+    @property
+    def kube_proxy(self) -> Path:
+        return self.bin_dir / "kube-proxy"
+
+    @property
+    def containerd(self) -> Path:
+        return self.bin_dir / "containerd"
+
+    @property
+    def ctr(self) -> Path:
+        return self.bin_dir / "ctr"
+
+    @property
+    def coredns(self) -> Path:
+        return self.bin_dir / "coredns"
+
+
 def pinned_kubernetes_version() -> str:
     match = re.search(r"^K8S_VERSION=(\S+)$", BUILD_SCRIPT.read_text(), re.MULTILINE)
     if match is None:
@@ -64,12 +91,28 @@ def pinned_kubernetes_version() -> str:
 
 def ensure_binaries() -> ControlPlaneBinaries:
     """Runs the build script (quick when the cache is current), streaming its progress to our stdout."""
+    _build("control-plane")
+    return ControlPlaneBinaries(root=_cache_dir())
+
+
+def ensure_node_binaries() -> NodeBinaries:
+    """The node group of the build script, after the Debian packages the node runs with."""
+    result = subprocess.run([str(HOST_PACKAGES_SCRIPT)], check=False)
+    if result.returncode != 0:
+        raise BuildError(f"{HOST_PACKAGES_SCRIPT} failed with status {result.returncode}")
+    _build("node")
+    return NodeBinaries(bin_dir=_cache_dir() / "bin")
+
+
+def _cache_dir() -> Path:
     cache_root = Path(os.environ.get("LLMKUBE_K8S_CACHE", Path.home() / ".cache" / "llmkube" / "k8s"))
-    binaries = ControlPlaneBinaries(root=cache_root / pinned_kubernetes_version())
-    result = subprocess.run([str(BUILD_SCRIPT)], check=False)
+    return cache_root / pinned_kubernetes_version()
+
+
+def _build(group: str) -> None:
+    result = subprocess.run([str(BUILD_SCRIPT), group], check=False)
     if result.returncode != 0:
         raise BuildError(
-            f"{BUILD_SCRIPT} failed with status {result.returncode}; run it by hand to see the Go error "
+            f"{BUILD_SCRIPT} {group} failed with status {result.returncode}; run it by hand to see the Go error "
             "(it needs Go >= 1.26 and the Go module proxy)"
         )
-    return binaries

@@ -47,6 +47,16 @@ KWOK = ClientIdentity(user="kwok-controller", groups=("system:masters",))
 # kube-apiserver's identity towards aggregated API servers; publishing the request-header CA also lets the
 # controller-manager and scheduler finish their delegated-authentication setup instead of logging errors.
 FRONT_PROXY = ClientIdentity(user="front-proxy-client")
+# The real node's identities: kube-proxy's is bound to system:node-proxier by the API server's default policy;
+# the API server presents its kubelet-client identity when it proxies logs, exec and port-forward to a kubelet.
+KUBE_PROXY = ClientIdentity(user="system:kube-proxy")
+COREDNS = ClientIdentity(user="system:coredns")
+APISERVER_KUBELET_CLIENT = ClientIdentity(user="kube-apiserver-kubelet-client", groups=("system:masters",))
+
+
+def kubelet_identity(node_name: str) -> ClientIdentity:
+    """What the Node authorizer and NodeRestriction expect of a kubelet's credentials."""
+    return ClientIdentity(user=f"system:node:{node_name}", groups=("system:nodes",))
 
 
 @attrs.frozen(kw_only=True)
@@ -56,12 +66,22 @@ class ClusterPki:
     service_account_key: Path
     service_account_public_key: Path
     clients: dict[str, KeyPair]
+    #: The kubelet's serving certificate, when the cluster has a real node.
+    kubelet_serving: KeyPair | None = None
 
     def client(self, identity: ClientIdentity) -> KeyPair:
         return self.clients[identity.user]
 
 
-def generate_pki(directory: Path) -> ClusterPki:
+def generate_pki(
+    directory: Path,
+    *,
+    apiserver_ips: tuple[str, ...] = (),
+    extra_clients: tuple[ClientIdentity, ...] = (),
+    kubelet_ip: str | None = None,
+) -> ClusterPki:
+    """The CA and every certificate; `apiserver_ips` are extra addresses the API server serves on, and
+    `kubelet_ip` asks for a kubelet serving certificate for that address."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "llmkube-local-ca")])
@@ -99,6 +119,7 @@ def generate_pki(directory: Path) -> ClusterPki:
             x509.DNSName("kubernetes.default.svc.cluster.local"),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address(KUBERNETES_SERVICE_IP)),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in apiserver_ips),
         ],
     )
     clients = {
@@ -109,8 +130,17 @@ def generate_pki(directory: Path) -> ClusterPki:
             usage=ExtendedKeyUsageOID.CLIENT_AUTH,
             alt_names=[],
         )
-        for identity in (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, FRONT_PROXY)
+        for identity in (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, FRONT_PROXY, *extra_clients)
     }
+    kubelet_serving = None
+    if kubelet_ip is not None:
+        kubelet_serving = _leaf(
+            directory / "kubelet-serving",
+            ca=(ca_cert, ca_key),
+            identity=ClientIdentity(user="kubelet"),
+            usage=ExtendedKeyUsageOID.SERVER_AUTH,
+            alt_names=[x509.IPAddress(ipaddress.ip_address(kubelet_ip))],
+        )
 
     # Service-account tokens are RS256 by default; an RSA key avoids any algorithm negotiation.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -128,6 +158,7 @@ def generate_pki(directory: Path) -> ClusterPki:
         service_account_key=sa_private,
         service_account_public_key=sa_public,
         clients=clients,
+        kubelet_serving=kubelet_serving,
     )
 
 

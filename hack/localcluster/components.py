@@ -4,6 +4,10 @@ Everything listens on 127.0.0.1 only, on ports picked free at start. The flags a
 real semantics where tests look (RBAC, ServiceAccount tokens, the default controllers, an audit log of writes)
 and skips what a single-host, single-replica control plane does not need (leader election, endpoint reconciling
 for the loopback-advertised `kubernetes` Service).
+
+With a real node, kube-apiserver listens on the node's address instead (pods cannot reach loopback), publishes
+that address as the `kubernetes` Service's endpoint, authorizes kubelets with the Node authorizer, and reaches
+the kubelet by its InternalIP with a client certificate of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,12 @@ import attrs
 
 from hack.localcluster import audit
 from hack.localcluster.binaries import ControlPlaneBinaries
-from hack.localcluster.certs import FRONT_PROXY, SERVICE_CLUSTER_IP_RANGE, ClusterPki
+from hack.localcluster.certs import (
+    APISERVER_KUBELET_CLIENT,
+    FRONT_PROXY,
+    SERVICE_CLUSTER_IP_RANGE,
+    ClusterPki,
+)
 from hack.localcluster.portforward import KWOK_CRD_FLAG
 
 LOOPBACK = "127.0.0.1"
@@ -70,6 +79,10 @@ class ControlPlaneLayout:
     ports: Ports
     pki: ClusterPki
     kubeconfigs: ComponentKubeconfigs
+    #: The address kube-apiserver listens on and advertises: loopback, or the real node's address.
+    apiserver_address: str = LOOPBACK
+    #: Whether a real node (a kubelet) joins the cluster.
+    real_node: bool = False
 
     @property
     def etcd_url(self) -> str:
@@ -77,7 +90,7 @@ class ControlPlaneLayout:
 
     @property
     def server_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.ports.apiserver}"
+        return f"https://{self.apiserver_address}:{self.ports.apiserver}"
 
 
 def etcd_argv(layout: ControlPlaneLayout) -> list[str]:
@@ -101,8 +114,8 @@ def apiserver_argv(layout: ControlPlaneLayout) -> list[str]:
     return [
         str(layout.binaries.kube_apiserver),
         f"--etcd-servers={layout.etcd_url}",
-        f"--bind-address={LOOPBACK}",
-        f"--advertise-address={LOOPBACK}",
+        f"--bind-address={layout.apiserver_address}",
+        f"--advertise-address={layout.apiserver_address}",
         f"--secure-port={layout.ports.apiserver}",
         f"--tls-cert-file={pki.serving.cert}",
         f"--tls-private-key-file={pki.serving.key}",
@@ -114,16 +127,34 @@ def apiserver_argv(layout: ControlPlaneLayout) -> list[str]:
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         f"--proxy-client-cert-file={pki.client(FRONT_PROXY).cert}",
         f"--proxy-client-key-file={pki.client(FRONT_PROXY).key}",
-        "--authorization-mode=RBAC",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki.service_account_public_key}",
         f"--service-account-signing-key-file={pki.service_account_key}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-        "--endpoint-reconciler-type=none",
         "--shutdown-watch-termination-grace-period=2s",
         "--allow-privileged=true",
         "--profiling=false",
         *audit.apiserver_flags(layout.state_dir),
+        *(
+            _real_node_apiserver_flags(pki)
+            if layout.real_node
+            else ["--authorization-mode=RBAC", "--endpoint-reconciler-type=none"]
+        ),
+    ]
+
+
+def _real_node_apiserver_flags(pki: ClusterPki) -> list[str]:
+    kubelet_client = pki.client(APISERVER_KUBELET_CLIENT)
+    return [
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        # The default lease reconciler keeps the `kubernetes` Service's endpoint at the advertise address.
+        "--endpoint-reconciler-type=lease",
+        # The kubelet's node name resolves nowhere; its InternalIP is the node's address.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-client-certificate={kubelet_client.cert}",
+        f"--kubelet-client-key={kubelet_client.key}",
+        f"--kubelet-certificate-authority={pki.ca.cert}",
     ]
 
 

@@ -84,6 +84,9 @@ DEFAULT_NODES = (
     amd_gpu_node("amd-gpu-node-1"),
 )
 
+#: The fake nodes beside a real node: only the GPU ones, so any pod without a GPU lands on the real node.
+REAL_NODE_COMPANIONS = tuple(node for node in DEFAULT_NODES if node.taints)
+
 #: Sizes of the volume pool: enough claims for a test session at each order of magnitude.
 DEFAULT_VOLUME_POOL = (("10Gi", 8), ("100Gi", 8), ("1Ti", 8))
 
