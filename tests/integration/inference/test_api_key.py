@@ -34,7 +34,9 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     spec = from_wire(
         {"modelRef": {"name": "m"}, "contextSize": 2048, "parallelSlots": 2}, InferenceServiceSpec
     )
-    args = llama_server_args(spec=spec, model=None, model_path="<model>", api_key_file=str(key_file))
+    args = llama_server_args(
+        alias="m", spec=spec, model=None, model_path="<model>", api_key_file=str(key_file)
+    )
     tuning = args[args.index("--n-gpu-layers") :]  # --model/--host/--port come from the fixture
     with running_llama_server(extra_args=tuning) as base_url:
         yield base_url

@@ -71,7 +71,7 @@ def cpu_service(*, context_size: int, slots: int, extra_args: Sequence[str]) -> 
 
 
 def operator_arguments(spec: InferenceServiceSpec, gguf: GGUFInfo) -> list[str]:
-    args = llama_server_args(spec=spec, model=None, model_path="unused", gguf=gguf)
+    args = llama_server_args(alias="m", spec=spec, model=None, model_path="unused", gguf=gguf)
     kept: list[str] = []
     skip = False
     for arg in args:
