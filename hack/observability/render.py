@@ -2,10 +2,10 @@
 
 Grafana itself cannot run here (its server needs a frontend built with Node.js, and no npm registry is
 reachable), so this draws what Grafana would: the scene of hack/observability/scene.py runs (the controller,
-real downloads, a real llama-server under a changing chat load, the recorded DCGM exposition), Prometheus scrapes
+real downloads, a real llama-server under a changing chat load, the recorded DCGM exposition, the gateway), Prometheus scrapes
 it for a few minutes, then every panel's query runs as a range query and is drawn where the dashboard places it:
 time series as lines, stats as their last value, tables as rows. The PNGs go to docs/images/dashboards, which
-docs/dashboards.md shows. The gateway dashboard is drawn once a gateway runs in the scene.
+docs/dashboards.md shows.
 
     python -m hack.observability.render [--out docs/images/dashboards]
 
@@ -37,7 +37,6 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "docs" / "images" / "dashboards"
 #: Chat clients over time, in (clients, seconds) steps: idle, light, saturated (more clients than slots), easing.
 LOAD_PROFILE = ((0, 30), (1, 60), (4, 120), (2, 90))
-SKIPPED = {"gateway"}
 
 BACKGROUND, PANEL, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
 PALETTE = ("#73bf69", "#f2cc0c", "#5794f2", "#ff9830", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a")
@@ -294,8 +293,6 @@ def main(argv: list[str] | None = None) -> int:
         portal.call(_profile, scene)
         end = time.time()
         for path in dashboard_files():
-            if path.stem in SKIPPED:
-                continue
             print(f"==> drew {draw(path, scene.prometheus, start=start, end=end, out=args.out)}", flush=True)
     return 0
 

@@ -8,15 +8,17 @@ What runs, all on loopback and all stopped on exit:
   InferenceService on it (its pod runs on a kwok GPU node, so it becomes Ready); Model `llama-3-8b` from a source
   that trickles forever (Downloading, with progress) and its InferenceService (WaitingForModel); Model
   `mistral-7b` from a URL that answers 404 (Failed, Degraded: SourceNotFound); Model `phi-3-mini`, whose download
-  pod nothing runs (Downloading without progress). Download Jobs run as local processes through hack.localcluster's stand-in kubelet,
+  pod no node can take (Pending: Unschedulable). Download Jobs run as local processes through hack.localcluster's stand-in kubelet,
   one per Model;
 - a real llama-server (hack.llama_fixture) serving SmolLM2, scraped as if it were smollm2-135m's pod, with a
   little chat traffic so its counters move;
 - the recorded DCGM exposition (hack.observability.sources) scraped through the GPU ServiceMonitors the
   controller's own builder makes for smollm2-135m and for a two-GPU `llama-3-70b` (whose pod is in the recording);
+- the real gateway in front of a real llama-server the host agent runs for `smollm2-135m-host`, woken from zero,
+  queueing and shedding a burst, and scaled back to zero (hack.observability.gateway);
 - Prometheus scraping all of it every second, with config/prometheus/alerts.yaml loaded as its rule file.
 
-Scrape jobs are made from the ServiceMonitors LLMKube ships (config/prometheus/monitor.yaml) or builds
+Scrape jobs are made from the ServiceMonitors LLMKube ships (config/prometheus) or builds
 (controller.builders.monitoring), so the labels are those a cluster with the Prometheus Operator would show.
 The test in tests/integration/observability and `python -m hack.observability.render` both use it.
 """
@@ -52,6 +54,13 @@ from hack.localcluster.podrunner import PodRunner
 from hack.localcluster.rest import wait_until
 from hack.localcluster.tokens import service_account_kubeconfig
 from hack.observability import sources
+from hack.observability.gateway import (
+    gateway_scrape_job,
+    gateway_traffic,
+    host_service_manifest,
+    running_gateway,
+    wait_for_scale_down_scrapes,
+)
 from hack.observability.prometheus import Prometheus, running_prometheus
 from hack.observability.scrape import Target, prometheus_config, scrape_job
 
@@ -71,8 +80,8 @@ CONTROLLER_MONITOR = REPO / "config" / "prometheus" / "monitor.yaml"
 SERVED = "smollm2-135m"
 TRICKLING = "llama-3-8b"
 MISSING = "mistral-7b"
-#: Its download Job's pod is never run (no stand-in kubelet serves it), like a pod no node can take: Downloading,
-#: with no progress at all.
+#: Its download Job's pod is never run (no stand-in kubelet serves it, no node matches its selector): Pending,
+#: with the scheduler's reason.
 NOT_STARTED = "phi-3-mini"
 #: The pod names the recorded DCGM exposition assigns GPUs to.
 SERVED_POD = "smollm2-135m-5d8f7c6b9-x7k2p"
@@ -124,7 +133,7 @@ def _as_stored(manifest: dict[str, Any]) -> InferenceService:
     return from_wire({**manifest, "metadata": meta}, InferenceService)
 
 
-def scrape_jobs(*, controller: str, llama_server: str, dcgm: str) -> list[dict[str, Any]]:
+def scrape_jobs(*, controller: str, llama_server: str, dcgm: str, gateway: str) -> list[dict[str, Any]]:
     """Every scrape job, from the ServiceMonitors LLMKube ships or builds."""
     controller_monitor = {**yaml.safe_load(CONTROLLER_MONITOR.read_text())}
     controller_monitor["metadata"] = {
@@ -173,6 +182,7 @@ def scrape_jobs(*, controller: str, llama_server: str, dcgm: str) -> list[dict[s
         monitor = desired_dcgm_monitor(isvc=isvc, model=None, config=config)
         assert monitor is not None
         jobs.append(scrape_job(monitor=monitor, target=exporter, interval=SCRAPE_INTERVAL))
+    jobs.append(gateway_scrape_job(gateway, interval=SCRAPE_INTERVAL))
     return jobs
 
 
@@ -225,8 +235,8 @@ def wait_until_settled(cluster: ClusterBase, *, check: Callable[[], None]) -> No
         check=check,
     )
     wait_until(
-        lambda: _status(cluster, "model", NOT_STARTED).get("phase") == "Downloading",
-        what=f"Model {NOT_STARTED} to be Downloading",
+        lambda: _status(cluster, "model", NOT_STARTED).get("phase") == "Pending",
+        what=f"Model {NOT_STARTED} to be Pending",
         timeout_seconds=SETTLE_TIMEOUT_S,
         check=check,
     )
@@ -328,39 +338,51 @@ async def observed_scene(cluster: ClusterBase, *, workdir: Path, clients: int = 
                 model_manifest(NOT_STARTED, f"{base}/{gguf.name}"),
                 service_manifest(SERVED, gpus=1),
                 service_manifest(TRICKLING, gpus=1),
+                host_service_manifest(namespace=NAMESPACE, model=SERVED),
             ]
             objects = workdir / "objects.yaml"
             objects.write_text(yaml.safe_dump_all(manifests))
             await anyio.to_thread.run_sync(cluster.apply, objects)
 
-            with contextlib.ExitStack() as stack:
-                llama_url = await anyio.to_thread.run_sync(stack.enter_context, running_llama_server())
-                await tg.start(
-                    lambda task_status: chat_traffic(llama_url, clients=clients, task_status=task_status)
-                )
-                config = prometheus_config(
-                    scrape_jobs(
-                        controller=f"127.0.0.1:{metrics_port}",
-                        llama_server=llama_url.removeprefix("http://"),
-                        dcgm=base.removeprefix("http://"),
-                    ),
-                    interval=SCRAPE_INTERVAL,
-                )
-                rules = {"llmkube-alerts.yaml": yaml.safe_dump(yaml.safe_load(ALERTS.read_text())["spec"])}
-                prometheus = await anyio.to_thread.run_sync(
-                    stack.enter_context, running_prometheus(config, rule_files=rules)
-                )
-                await anyio.to_thread.run_sync(lambda: wait_until_settled(cluster, check=procs.check_alive))
-                await anyio.to_thread.run_sync(lambda: prometheus.wait_for_targets(timeout_seconds=60))
-                try:
-                    yield Scene(
-                        prometheus=prometheus, llama_server=llama_url, namespace=NAMESPACE, workdir=workdir
+            async with running_gateway(cluster.kubeconfig, namespace=NAMESPACE, workdir=workdir) as gateway:
+                with contextlib.ExitStack() as stack:
+                    llama_url = await anyio.to_thread.run_sync(stack.enter_context, running_llama_server())
+                    await tg.start(
+                        lambda task_status: chat_traffic(llama_url, clients=clients, task_status=task_status)
                     )
-                finally:
-                    tg.cancel_scope.cancel()
-                    # The servers stop with the stack, in a thread: their waits block.
-                    with anyio.CancelScope(shield=True):
-                        await anyio.to_thread.run_sync(stack.close)
+                    config = prometheus_config(
+                        scrape_jobs(
+                            controller=f"127.0.0.1:{metrics_port}",
+                            llama_server=llama_url.removeprefix("http://"),
+                            dcgm=base.removeprefix("http://"),
+                            gateway=f"127.0.0.1:{gateway.health_port}",
+                        ),
+                        interval=SCRAPE_INTERVAL,
+                    )
+                    rules = {
+                        "llmkube-alerts.yaml": yaml.safe_dump(yaml.safe_load(ALERTS.read_text())["spec"])
+                    }
+                    prometheus = await anyio.to_thread.run_sync(
+                        stack.enter_context, running_prometheus(config, rule_files=rules)
+                    )
+                    await anyio.to_thread.run_sync(
+                        lambda: wait_until_settled(cluster, check=procs.check_alive)
+                    )
+                    await anyio.to_thread.run_sync(lambda: prometheus.wait_for_targets(timeout_seconds=60))
+                    await gateway_traffic(admin, gateway=gateway, namespace=NAMESPACE)
+                    await anyio.to_thread.run_sync(lambda: wait_for_scale_down_scrapes(prometheus))
+                    try:
+                        yield Scene(
+                            prometheus=prometheus,
+                            llama_server=llama_url,
+                            namespace=NAMESPACE,
+                            workdir=workdir,
+                        )
+                    finally:
+                        tg.cancel_scope.cancel()
+                        # The servers stop with the stack, in a thread: their waits block.
+                        with anyio.CancelScope(shield=True):
+                            await anyio.to_thread.run_sync(stack.close)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(procs.stop_all)

@@ -2,7 +2,8 @@
 
 The scene (hack/observability/scene.py) runs the controller against the local cluster with Models that download,
 fail and stall, an NVIDIA InferenceService that becomes Ready, a real llama-server with traffic, and a DCGM
-exporter. There is no GPU here: the DCGM series come from a recorded exposition written by hand in the
+exporter, and the gateway in front of a llama-server run by the host agent (woken, queueing, shedding, scaled
+back to zero). There is no GPU here: the DCGM series come from a recorded exposition written by hand in the
 exporter's format from its documented default counters (hack/observability/dcgm-exporter.prom), served by a small
 file server and scraped through the GPU ServiceMonitors the controller builds.
 
@@ -17,7 +18,6 @@ file server and scraped through the GPU ServiceMonitors the controller builds.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,6 @@ from hack.observability.dashboards import PanelQuery, dashboard_files, queries, 
 from hack.observability.prometheus import Prometheus
 from hack.observability.promql import measured, selectors
 from hack.observability.scene import ALERTS, Scene, observed_scene
-
-#: The gateway's dashboard needs a running gateway, which this tree does not have yet.
-GATEWAY = importlib.util.find_spec("llmkube.gateway") is not None
-SCENE_HAS_GATEWAY = False
 
 PANEL_QUERIES = [q for path in dashboard_files() for q in queries(path)]
 VARIABLE_QUERIES = [
@@ -68,21 +64,8 @@ def series(prometheus: Prometheus, expr: str) -> list[dict[str, Any]]:
     return prometheus.query(expr)
 
 
-def skip_gateway(query: PanelQuery) -> None:
-    if query.dashboard != "gateway":
-        return
-    if not GATEWAY:
-        pytest.skip("llmkube-gateway is not part of this tree; its dashboard is checked once it is")
-    if not SCENE_HAS_GATEWAY:
-        pytest.fail(
-            "llmkube.gateway exists now: start it in hack/observability/scene.py so its dashboard is checked"
-        )
-
-
 @pytest.mark.parametrize("query", PANEL_QUERIES, ids=lambda q: q.name)
 def test_every_panel_query_returns_series(prometheus: Prometheus, query: PanelQuery) -> None:
-    skip_gateway(query)
-
     assert series(prometheus, query.expr), f"no series for {query.name}:\n{query.expr}"
 
 
@@ -90,9 +73,6 @@ def test_every_panel_query_returns_series(prometheus: Prometheus, query: PanelQu
 def test_every_dashboard_variable_finds_values(
     prometheus: Prometheus, dashboard: str, variable: str, query: str
 ) -> None:
-    if dashboard == "gateway" and not GATEWAY:
-        pytest.skip("llmkube-gateway is not part of this tree")
-
     assert series(prometheus, query), f"${variable} of {dashboard} would offer nothing:\n{query}"
 
 
