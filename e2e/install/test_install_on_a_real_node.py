@@ -116,7 +116,12 @@ def llmkube(cluster: LocalCluster, *args: str, timeout: float = 600) -> subproce
 
 
 def controller_pod(cluster: LocalCluster) -> dict[str, Any]:
-    pods: list[dict[str, Any]] = get(cluster, SYSTEM_NAMESPACE, "pods")["items"]
+    """The Ready controller pod (the gateway's pods share the namespace, told apart by their component label)."""
+    pods: list[dict[str, Any]] = [
+        pod
+        for pod in get(cluster, SYSTEM_NAMESPACE, "pods")["items"]
+        if pod["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "controller"
+    ]
     ready = [pod for pod in pods if is_ready(pod)]
     assert len(ready) == 1, [(p["metadata"]["name"], p.get("status", {}).get("phase")) for p in pods]
     return ready[0]

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from api.v1alpha1.inferenceservice import InferenceService
@@ -86,6 +87,15 @@ async def namespace(kube: KubeClient) -> AsyncIterator[str]:
     # Admission looks up a pod's ServiceAccount; the Model controller creates the fetcher's in each namespace.
     account = ControllerConfig().fetch_service_account
     await kube.create(SERVICE_ACCOUNTS, {"metadata": {"name": account, "namespace": name}})
+    # The plain pod runs as the namespace's `default` ServiceAccount, which kube-controller-manager creates a moment
+    # after the namespace (seconds on a loaded machine); admission refuses pods until it exists.
+    with anyio.fail_after(120):
+        while True:
+            try:
+                await kube.get(SERVICE_ACCOUNTS, "default", namespace=name)
+                break
+            except NotFound:
+                await anyio.sleep(0.2)
     yield name
     with contextlib.suppress(NotFound):
         await kube.delete(NAMESPACES, name)
