@@ -128,6 +128,7 @@ def serve(upstream: str, *, port: int, slots: int) -> None:
     import aiohttp
     from prometheus_client import CollectorRegistry
 
+    from llmkube.gateway.keys import NoKeys
     from llmkube.gateway.metrics import GatewayMetrics
     from llmkube.gateway.options import GatewayOptions
     from llmkube.gateway.proxy import Proxy
@@ -167,6 +168,7 @@ def serve(upstream: str, *, port: int, slots: int) -> None:
                 options=options,
                 session=session,
                 synced=lambda: True,
+                keys=NoKeys(),
             )
             await ApiServer(proxy.application(), host="127.0.0.1", port=port).run()
 

@@ -30,6 +30,7 @@ from controller.kube.resources import ENDPOINT_SLICES, INFERENCE_SERVICES
 from controller.runtime.informer import Informer
 from controller.runtime.logs import configure_logging
 from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
+from llmkube.gateway.keys import ServiceKeys
 from llmkube.gateway.metrics import GatewayMetrics
 from llmkube.gateway.options import GatewayOptions, parse_options
 from llmkube.gateway.proxy import Proxy
@@ -125,7 +126,13 @@ async def run_gateway(
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
             waker = Waker(client, metrics=metrics)
             proxy = Proxy(
-                table=table, wake=waker.wake, metrics=metrics, options=options, session=session, synced=synced
+                table=table,
+                wake=waker.wake,
+                metrics=metrics,
+                options=options,
+                session=session,
+                synced=synced,
+                keys=ServiceKeys(client),
             )
             server = ApiServer(
                 proxy.application(), host=options.host, port=options.port, drain_seconds=DRAIN_SECONDS

@@ -144,3 +144,34 @@ def not_found_path(path: str) -> GatewayError:
         type=INVALID_REQUEST,
         code="unknown_url",
     )
+
+
+def invalid_api_key(model: str) -> GatewayError:
+    return GatewayError(
+        status=401,
+        message=f"`{model}` requires an API key: send the service's key (the Secret its spec.apiKeySecretRef "
+        "names) as Authorization: Bearer KEY, e.g. the OpenAI client's api_key.",
+        type=INVALID_REQUEST,
+        code="invalid_api_key",
+    )
+
+
+def api_key_unavailable(model: str, reason: str) -> GatewayError:
+    return GatewayError(
+        status=503,
+        message=f"`{model}` requires an API key the gateway cannot read: {reason}.",
+        type=SERVER_ERROR,
+        code="api_key_unavailable",
+        retry_after=5.0,
+    )
+
+
+def key_refused(model: str, *, secret: str, key: str) -> GatewayError:
+    return GatewayError(
+        status=502,
+        message=f"`{model}` refused the API key in Secret '{secret}' key '{key}': the server still runs with "
+        "another key. A changed key takes effect when the service's pods restart (kubectl rollout restart "
+        "of its Deployment).",
+        type=SERVER_ERROR,
+        code="upstream_key_refused",
+    )

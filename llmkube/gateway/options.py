@@ -54,6 +54,8 @@ class GatewayOptions:
     #: Prefer one replica per prompt prefix (llama.cpp reuses a slot's cached prompt); off with None.
     sticky_slack: int | None = 2
     prefix_chars: int = DEFAULT_PREFIX_CHARS
+    #: Send keyed services their API key without asking the client for it (see llmkube.gateway.keys).
+    trust_clients: bool = False
     log_level: str = "info"
     log_format: str = "json"
 
@@ -170,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PREFIX_CHARS,
         help="prompt characters that make up the sticky prefix (default: %(default)s)",
     )
+    parser.add_argument(
+        "--trust-clients",
+        action="store_true",
+        help="do not ask clients for the API key of a service with spec.apiKeySecretRef; the gateway sends the "
+        "key itself. Only for a gateway that only trusted clients can reach (a NetworkPolicy, an "
+        "authenticating ingress): anyone who reaches it reaches every keyed service",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     parser.add_argument("--log-format", choices=("json", "console"), default="json")
     return parser
@@ -207,6 +216,7 @@ def parse_options(argv: Sequence[str] | None = None) -> GatewayOptions:
         upstream_idle_timeout=args.upstream_idle_timeout,
         sticky_slack=None if args.sticky_slack == -1 else args.sticky_slack,
         prefix_chars=args.prefix_chars,
+        trust_clients=args.trust_clients,
         log_level=args.log_level,
         log_format=args.log_format,
     )

@@ -4,8 +4,9 @@ One request's path:
 
 1. Parse just enough of the body to route (`model`, `stream`, the prompt prefix); the body is forwarded as the
    exact bytes received, never re-encoded.
-2. Resolve `model` to a service (404 / 400 in OpenAI's shape otherwise). A service at zero that opts into
-   scale-to-zero is woken through its scale subresource; one at zero that does not is refused (503).
+2. Resolve `model` to a service (404 / 400 in OpenAI's shape otherwise). A service that requires an API key
+   (`keys`) refuses a client without it (401) unless the gateway trusts its clients. A service at zero that opts
+   into scale-to-zero is woken through its scale subresource; one at zero that does not is refused (503).
 3. Admission (`admission`): a free slot at once, else a place in the bounded queue (429 when full), else 503 when
    the wait limit passes. The limit is `queue_timeout` while the service has ready replicas and `wake_timeout`
    while it has none (waking, loading).
@@ -13,6 +14,9 @@ One request's path:
    one; once a response has started, errors reach the client as they are.
 5. Pass the answer through as it arrives: every chunk the server sends is written to the client at once, so a
    stream reaches the client token by token. The server's status, content type and length go along.
+
+The client's own `Authorization` never goes upstream: a keyed service gets its key from its Secret, any other
+service gets none, so a key meant for one service is never shown to another.
 
 A client that disconnects cancels its handler (the server runs with handler cancellation on), which closes the
 upstream connection mid-answer; llama-server notices the closed socket and frees the slot. Requests held
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -35,6 +39,7 @@ from llmkube.gateway import errors
 from llmkube.gateway.admission import QueueFull, QueueTimeout, admitted
 from llmkube.gateway.balancer import choose_endpoint
 from llmkube.gateway.errors import GatewayError
+from llmkube.gateway.keys import KeySource, accepts, bearer_token
 from llmkube.gateway.metrics import GatewayMetrics
 from llmkube.gateway.options import GatewayOptions
 from llmkube.gateway.prompt import BadRequest, RoutedRequest, parse_request
@@ -47,8 +52,8 @@ INFERENCE_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
 WAKE_HEADER = "llmkube-wake-seconds"
 #: The `code` label of requests whose client disconnected before the answer ended.
 CLIENT_CLOSED = "499"
-#: Request headers worth passing on (an API key llama-server may check, what the client accepts).
-FORWARDED_REQUEST_HEADERS = ("Authorization", "Accept", "Content-Type", "User-Agent")
+#: Request headers worth passing on (what the client accepts and sends); never its Authorization.
+FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "User-Agent")
 #: Response headers passed back; bodies go through as received (never decompressed), so their encoding too.
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Content-Encoding", "Cache-Control", "X-Accel-Buffering")
 #: Most replicas one request tries before giving up (each try is a refused connection).
@@ -69,8 +74,10 @@ class Proxy:
         options: GatewayOptions,
         session: aiohttp.ClientSession,
         synced: Callable[[], bool],
+        keys: KeySource,
     ) -> None:
         self._table = table
+        self._keys = keys
         self._wake = wake
         self._metrics = metrics
         self._options = options
@@ -131,7 +138,8 @@ class Proxy:
             routed = self._parse(raw)
             state = self._table.resolve(routed.model)
             labels = (state.route.namespace, state.route.name)
-            response = await self._serve(request, raw=raw, routed=routed, state=state)
+            api_key = await self._upstream_key(request, state.route)
+            response = await self._serve(request, raw=raw, routed=routed, state=state, api_key=api_key)
         except GatewayError as err:
             self._metrics.requests.labels(*labels, str(err.status)).inc()
             return _error_response(err)
@@ -152,8 +160,26 @@ class Proxy:
         except BadRequest as exc:
             raise errors.bad_request(str(exc), param=exc.param) from None
 
+    async def _upstream_key(self, request: web.Request, route: Route) -> str | None:
+        """The key to send the service (None: it needs none), once the client showed it may use the service:
+        before the request can wake the service or take a place in its queue."""
+        keys = await self._keys.keys_for(route)
+        if keys is None:
+            return None
+        if not self._options.trust_clients and not accepts(
+            keys, bearer_token(request.headers.get("Authorization"))
+        ):
+            raise errors.invalid_api_key(route.name)
+        return keys[0]
+
     async def _serve(
-        self, request: web.Request, *, raw: bytes, routed: RoutedRequest, state: ServiceState
+        self,
+        request: web.Request,
+        *,
+        raw: bytes,
+        routed: RoutedRequest,
+        state: ServiceState,
+        api_key: str | None,
     ) -> web.StreamResponse:
         route = state.route
         if state.asleep:
@@ -177,7 +203,9 @@ class Proxy:
                 state.last_request = time.time()
                 try:
                     woke = waited and _woke_during(state, arrived_wall)
-                    response = await self._forward(request, raw=raw, routed=routed, state=state, woke=woke)
+                    response = await self._forward(
+                        request, raw=raw, routed=routed, state=state, woke=woke, api_key=api_key
+                    )
                 finally:
                     state.last_request = time.time()
         except QueueFull:
@@ -205,6 +233,7 @@ class Proxy:
         routed: RoutedRequest,
         state: ServiceState,
         woke: bool,
+        api_key: str | None,
     ) -> web.StreamResponse:
         route = state.route
         refused: set[str] = set()
@@ -217,7 +246,13 @@ class Proxy:
             state.outstanding[upstream.key] = state.outstanding.get(upstream.key, 0) + 1
             try:
                 return await self._exchange(
-                    request, raw=raw, routed=routed, upstream=upstream, state=state, woke=woke
+                    request,
+                    raw=raw,
+                    routed=routed,
+                    upstream=upstream,
+                    state=state,
+                    woke=woke,
+                    api_key=api_key,
                 )
             except aiohttp.ClientConnectorError as exc:
                 # Nothing reached the server: another replica may take it.
@@ -258,19 +293,21 @@ class Proxy:
         upstream: Upstream,
         state: ServiceState,
         woke: bool,
+        api_key: str | None,
     ) -> web.StreamResponse:
         """Send the request to one replica and pass its answer through; errors before the answer starts are
         aiohttp's (the caller may try elsewhere), errors after it drop the client's connection."""
         route = state.route
-        headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
-        if routed.stream:
-            # llama-server hangs up after every streamed answer although it offers keep-alive; a pooled
-            # connection would be dead for the next request. Asking for close keeps streams off the pool.
-            headers["Connection"] = "close"
+        headers = upstream_headers(request.headers, api_key=api_key, stream=routed.stream)
         sent = time.monotonic()
         async with self._session.post(
             upstream.url + request.path, data=raw, headers=headers, timeout=self._upstream_timeout
         ) as answer:
+            if answer.status == 401 and api_key is not None and route.api_key is not None:
+                # The Secret and the running server disagree (a rotated key before a restart): read it afresh
+                # next time, and tell the client whose key failed rather than pass "invalid key" on.
+                self._keys.forget(route)
+                raise errors.key_refused(route.name, secret=route.api_key.name, key=route.api_key.key)
             response = web.StreamResponse(status=answer.status, reason=answer.reason)
             for name in FORWARDED_RESPONSE_HEADERS:
                 if name in answer.headers:
@@ -324,6 +361,18 @@ class Proxy:
     def _require_synced(self) -> None:
         if not self._synced():
             raise errors.starting()
+
+
+def upstream_headers(client: Mapping[str, str], *, api_key: str | None, stream: bool) -> dict[str, str]:
+    """The headers a request goes upstream with: the client's content headers, the service's own key."""
+    headers = {name: client[name] for name in FORWARDED_REQUEST_HEADERS if name in client}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
+    if stream:
+        # llama-server hangs up after every streamed answer although it offers keep-alive; a pooled
+        # connection would be dead for the next request. Asking for close keeps streams off the pool.
+        headers["Connection"] = "close"
+    return headers
 
 
 class _ClientGone(Exception):

@@ -19,6 +19,7 @@ import attrs
 
 from api.v1alpha1.converter import WireError, from_wire
 from api.v1alpha1.inferenceservice import InferenceService
+from api.v1alpha1.meta import SecretKeyRef
 from api.v1alpha1.well_known import ADDRESS_ANNOTATION, LAST_REQUEST_ANNOTATION
 from controller.builders.labels import resource_name
 from controller.builders.llama_args import gpu_count, parallel_slots
@@ -62,6 +63,8 @@ class Route:
     last_request: float | None
     resource_version: str
     created: str | None
+    #: spec.apiKeySecretRef: the Secret key holding the API key its servers require (None: no key).
+    api_key: SecretKeyRef | None = None
 
     @property
     def key(self) -> str:
@@ -117,6 +120,7 @@ def route_of(isvc: Object, slices: Iterable[Object]) -> Route:
         last_request=parse_time(annotations.get(LAST_REQUEST_ANNOTATION)),
         resource_version=str(meta.resource_version or ""),
         created=meta.creation_timestamp,
+        api_key=spec.api_key_secret_ref,
     )
 
 

@@ -204,7 +204,9 @@ def test_controller_account_may_create_the_fetch_identity(local_cluster: Cluster
         ("watch", "endpointslices.discovery.k8s.io", True),
         ("update", "inferenceservices", False),
         ("delete", "inferenceservices", False),
-        ("get", "secrets", False),
+        ("get", "secrets", True),
+        ("list", "secrets", False),
+        ("watch", "secrets", False),
     ],
 )
 def test_the_gateway_account_may_do_exactly_what_the_gateway_does(

@@ -125,11 +125,13 @@ LEADER_ELECTION_GRANTS: dict[tuple[str, str], set[str]] = {
 }
 
 
-#: Every call the gateway makes: its informers, the scale subresource, and the shared last-request annotation.
+#: Every call the gateway makes: its informers, the scale subresource, the shared last-request annotation, and
+#: reading a keyed service's Secret by name (get only: a list or watch would hand over every Secret).
 GATEWAY_GRANTS: dict[tuple[str, str], set[str]] = {
     ("inference.llmkube.dev", "inferenceservices"): {"list", "watch", "patch"},
     ("inference.llmkube.dev", "inferenceservices/scale"): {"patch"},
     ("discovery.k8s.io", "endpointslices"): {"list", "watch"},
+    ("", "secrets"): {"get"},
 }
 
 

@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from llmkube.gateway.routes import Route, Upstream
+from tests.unit.gateway.fake_upstream import FakeUpstream
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[FakeUpstream]:
+    """A stand-in llama-server on loopback for one test."""
+    async with FakeUpstream() as server:
+        yield server
 
 
 def route(

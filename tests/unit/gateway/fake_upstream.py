@@ -31,6 +31,8 @@ class FakeUpstream:
         self.cancelled = 0
         #: While set, every request waits here before answering (to fill slots and queues).
         self.hold: anyio.Event | None = None
+        #: When set, requests without `Authorization: Bearer <required_key>` get 401, as from llama-server.
+        self.required_key: str | None = None
         self._server = TestServer(self._app(), host="127.0.0.1")
 
     @property
@@ -54,6 +56,12 @@ class FakeUpstream:
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen.append(Seen(path=request.path, body=body, headers=dict(request.headers)))
+        if (
+            self.required_key is not None
+            and request.headers.get("Authorization") != f"Bearer {self.required_key}"
+        ):
+            error = {"code": 401, "message": "Invalid API Key", "type": "authentication_error"}
+            return web.json_response({"error": error}, status=401)
         self.active += 1
         try:
             if self.hold is not None:

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 import anyio
 import attrs
-import pytest
 from prometheus_client import CollectorRegistry
 
+from llmkube.gateway.keys import KeySource, NoKeys
 from llmkube.gateway.metrics import GatewayMetrics
 from llmkube.gateway.options import GatewayOptions
 from llmkube.gateway.proxy import WAKE_HEADER, Proxy
@@ -53,6 +53,7 @@ async def running_gateway(
     options: GatewayOptions = OPTIONS,
     wake: Callable[[ServiceState], Awaitable[None]] = no_wake,
     synced: bool = True,
+    keys: KeySource | None = None,
 ) -> AsyncIterator[Gateway]:
     registry = CollectorRegistry()
     metrics = GatewayMetrics(registry)
@@ -61,7 +62,13 @@ async def running_gateway(
         table.refresh(r.key, r)
     async with aiohttp.ClientSession() as session:
         proxy = Proxy(
-            table=table, wake=wake, metrics=metrics, options=options, session=session, synced=lambda: synced
+            table=table,
+            wake=wake,
+            metrics=metrics,
+            options=options,
+            session=session,
+            synced=lambda: synced,
+            keys=keys if keys is not None else NoKeys(),
         )
         server = ApiServer(proxy.application(), host="127.0.0.1", port=0, drain_seconds=1)
         async with anyio.create_task_group() as tg:
@@ -74,12 +81,6 @@ def served_by(*upstreams: FakeUpstream, **kwargs: object) -> Route:
     base = route(ready=0, **kwargs)  # type: ignore[arg-type]
     ready = tuple(Upstream(host="127.0.0.1", port=u.port) for u in upstreams)
     return attrs.evolve(base, ready=ready, replicas=max(base.replicas, len(ready)))
-
-
-@pytest.fixture
-async def upstream() -> AsyncIterator[FakeUpstream]:
-    async with FakeUpstream() as server:
-        yield server
 
 
 async def post(
