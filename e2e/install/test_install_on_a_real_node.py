@@ -4,7 +4,8 @@ download Job's pod fetches the file over HTTP from a server on the node's bridge
 llama-server pods with the restricted security context serve through their Service.
 
 The images are the ones built here from this repository (hack/images), imported into the node, and installed
-through a kustomize overlay of `config/default` that names them. The tests run in file order and share one
+through a kustomize overlay of `config/default` that names them; the gateway `config/default` installs runs from
+the same image and routes between two services on the one downloaded Model. The tests run in file order and share one
 install, each step building on the one before, as a user's session does.
 """
 
@@ -21,10 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import openai
 import pytest
 
 from e2e.install.clients import chat, http_get
 from e2e.install.file_server import ServedDirectory, serve_directory
+from e2e.install.gateway_client import gateway_client, ready_models, second_service
 from hack.images import ensure_images
 from hack.images.overlay import write_overlay
 from hack.llama import smollm2_gguf
@@ -41,6 +44,8 @@ METRICS_SERVICE = "llmkube-controller-manager-metrics"
 LEASE = "llmkube-controller-leader"
 CACHE_CLAIM = "llmkube-model-cache"
 NAME = "smollm2"
+#: A second service on the same Model, so the gateway has two pod-served services to route between.
+SECOND = "smollm2-second"
 IMAGES = ("controller", "llama-server-cpu")
 WAIT_SECONDS = 300.0
 QUESTION = "Name one colour. One word."
@@ -295,6 +300,97 @@ def test_a_client_pod_gets_an_answer_through_the_service_name(
     assert endpoint == f"http://{NAME}.{namespace}.svc.cluster.local:8080/v1"
     assert reply["status"] == 200
     assert reply["content"].strip(), reply
+
+
+def test_the_gateway_lists_both_pod_served_services_once_both_are_ready(
+    real_cluster: LocalCluster, installed: Path, namespace: str
+) -> None:
+    second_service(real_cluster, namespace, name=SECOND, model=NAME)
+    client = gateway_client(real_cluster, SYSTEM_NAMESPACE)
+
+    def both_ready() -> dict[str, Any]:
+        models = ready_models(client)
+        assert (models.get(NAME), models.get(SECOND)) == (1, 1), models
+        return models
+
+    eventually(both_ready, what=f"{NAME} and {SECOND} ready in the gateway's model list")
+    listed = {m.id: m.model_extra for m in client.models.list()}
+
+    assert {name: (extra or {}).get("phase") for name, extra in listed.items()} == {
+        NAME: "Ready",
+        SECOND: "Ready",
+    }
+    assert {(extra or {}).get("namespace") for extra in listed.values()} == {namespace}
+
+
+def test_the_gateway_sends_each_request_to_the_service_it_names(
+    real_cluster: LocalCluster, installed: Path
+) -> None:
+    client = gateway_client(real_cluster, SYSTEM_NAMESPACE)
+    answers = {
+        name: client.chat.completions.create(
+            model=name, messages=[{"role": "user", "content": QUESTION}], max_tokens=16
+        )
+        for name in (NAME, SECOND)
+    }
+
+    # Each server runs with --alias <service name>: the answer names the pod that wrote it.
+    assert {name: answer.model for name, answer in answers.items()} == {NAME: NAME, SECOND: SECOND}
+    assert all(answer.choices[0].message.content for answer in answers.values())
+
+
+def test_a_streamed_answer_comes_through_the_gateway_in_pieces(
+    real_cluster: LocalCluster, installed: Path
+) -> None:
+    client = gateway_client(real_cluster, SYSTEM_NAMESPACE)
+
+    stream = client.chat.completions.create(
+        model=SECOND,
+        messages=[{"role": "user", "content": QUESTION}],
+        max_tokens=16,
+        stream=True,
+    )
+    chunks = list(stream)
+
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) > 1
+    assert {c.model for c in chunks} == {SECOND}
+
+
+def test_an_unknown_model_gets_a_404_in_openais_shape_from_the_gateway(
+    real_cluster: LocalCluster, installed: Path
+) -> None:
+    client = gateway_client(real_cluster, SYSTEM_NAMESPACE)
+
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.chat.completions.create(
+            model="no-such-model", messages=[{"role": "user", "content": QUESTION}]
+        )
+
+    error = caught.value.response.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == (
+        "invalid_request_error",
+        "model_not_found",
+        "model",
+    )
+    assert NAME in error["message"]
+    assert SECOND in error["message"]
+
+
+def test_a_deleted_service_leaves_the_gateways_model_list(
+    real_cluster: LocalCluster, installed: Path, namespace: str
+) -> None:
+    real_cluster.kubectl("delete", "-n", namespace, f"inferenceservice/{SECOND}")
+    client = gateway_client(real_cluster, SYSTEM_NAMESPACE)
+
+    def gone() -> None:
+        models = ready_models(client)
+        assert SECOND not in models, models
+        left = real_cluster.kubectl("get", "-n", namespace, "pods", "-o", "name").stdout.split()
+        assert not [pod for pod in left if SECOND in pod], left
+
+    eventually(gone, what=f"{SECOND} out of the gateway and its pod gone")
+    assert ready_models(client) == {NAME: 1}
 
 
 def test_scaled_to_two_replicas_both_serve(

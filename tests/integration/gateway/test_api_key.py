@@ -4,7 +4,8 @@ started with `--api-key-file` as the operator starts it; the client is the real 
 
 This cluster's nodes are fake (kwok) and run no containers, so no pod serves the service here: the test writes
 the EndpointSlice the endpointslice controller would write for the service's pod, pointing at the real
-llama-server on loopback, as the host agent publishes its own servers. The same path with real pods on the real
+llama-server on loopback the way the host agent publishes its own servers (loopback is not a valid slice address,
+so an FQDN stand-in with the exact address in an annotation). The same path with real pods on the real
 node is in e2e/install.
 """
 
@@ -24,10 +25,11 @@ import aiohttp
 import openai
 import pytest
 
-from api.v1alpha1.well_known import APP_NAME, NAME_LABEL
+from api.v1alpha1.well_known import ADDRESS_ANNOTATION, APP_NAME, NAME_LABEL
 from controller.kube import KubeClient
 from controller.kube.resources import ENDPOINT_SLICES, INFERENCE_SERVICES, SECRETS
 from hack.llama_fixture import free_loopback_port, running_llama_server
+from llmkube.agent.publisher import slice_address
 from llmkube.gateway.routes import SERVICE_NAME_LABEL
 from tests.integration.agent.helpers import eventually
 
@@ -121,6 +123,7 @@ async def keyed_service(
         },
     )
     host, _, port = server.removeprefix("http://").rpartition(":")
+    address_type, published = slice_address(host)
     await kube.create(
         ENDPOINT_SLICES,
         {
@@ -130,9 +133,10 @@ async def keyed_service(
                 "name": f"{name}-pod",
                 "namespace": namespace,
                 "labels": {SERVICE_NAME_LABEL: name, NAME_LABEL: APP_NAME},
+                "annotations": {ADDRESS_ANNOTATION: host},
             },
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+            "addressType": address_type,
+            "endpoints": [{"addresses": [published], "conditions": {"ready": True}}],
             "ports": [{"name": "http", "port": int(port), "protocol": "TCP"}],
         },
     )
