@@ -31,9 +31,10 @@ def second_service(cluster: LocalCluster, namespace: str, *, name: str, model: s
     apply(cluster, namespace, manifest)
 
 
-def ready_models(client: openai.OpenAI) -> dict[str, Any]:
-    """The gateway's model list as {id: ready replicas}; raises AssertionError while the gateway cannot answer."""
+def ready_models(client: openai.OpenAI) -> dict[str, dict[str, Any]]:
+    """The gateway's model list as {id: the gateway's fields (phase, ready_replicas, namespace, ...)}; raises
+    AssertionError while the gateway cannot answer."""
     try:
-        return {m.id: (m.model_extra or {}).get("ready_replicas") for m in client.models.list()}
+        return {m.id: dict(m.model_extra or {}) for m in client.models.list()}
     except openai.APIError as error:
         raise AssertionError(f"the gateway's model list failed: {error}") from error
