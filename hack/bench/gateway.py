@@ -6,7 +6,9 @@ a pod). Each side of a round is `--streams` concurrent clients sending `--reques
 order alternates every round (direct first, then gateway first) so drift in the machine's load falls on both.
 Per side and round: TTFT p50 (request sent to first content token, as the client sees it) and throughput
 (completion tokens / wall time). Reported: medians over the rounds, the added TTFT p50 (gateway - direct) and
-the throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x.
+the throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x. Also printed: the machine, its load
+average before and after (the figures mean little on a busy machine), and the gateway process's CPU time per
+request, the cost that grows with the number of requests arriving at once.
 
 The gateway's route table is filled by hand instead of by informers (no cluster is needed): informers are off
 the request path, so what is measured is exactly what a request goes through.
@@ -19,6 +21,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -86,8 +90,40 @@ async def load(url: str, *, streams: int, requests: int, max_tokens: int) -> Sid
     )
 
 
+def machine() -> str:
+    """Cores, CPU model and memory: what the figures were measured on."""
+    model = platform.processor() or "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    return f"{os.cpu_count()} cores, {model}{memory}"
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@attrs.frozen(kw_only=True)
+class RunningGateway:
+    url: str
+    pid: int
+
+
 @contextlib.contextmanager
-def gateway_process(upstream: str, *, slots: int) -> Iterator[str]:
+def gateway_process(upstream: str, *, slots: int) -> Iterator[RunningGateway]:
     port = free_loopback_port()
     process = subprocess.Popen(
         [
@@ -117,7 +153,7 @@ def gateway_process(upstream: str, *, slots: int) -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError("the gateway did not come up")
             time.sleep(0.2)
-        yield url
+        yield RunningGateway(url=url, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -206,11 +242,13 @@ def main() -> int:
         "--cache-ram",
         "0",
     )
+    print(f"machine: {machine()}; load average before: {load_average()}", flush=True)
+    gateway_cpu = 0.0
     with (
         running_llama_server(extra_args=server_args) as direct,
         gateway_process(direct, slots=args.streams) as gw,
     ):
-        targets = {"direct": direct, "gateway": gw}
+        targets = {"direct": direct, "gateway": gw.url}
 
         def measure(name: str) -> Side:
             return anyio.run(
@@ -226,7 +264,10 @@ def main() -> int:
         for round_ in range(args.rounds):
             order = ["direct", "gateway"] if round_ % 2 == 0 else ["gateway", "direct"]
             for name in order:
+                used = cpu_seconds(gw.pid)
                 side = measure(name)
+                if name == "gateway":
+                    gateway_cpu += cpu_seconds(gw.pid) - used
                 results[name].append(side)
                 print(
                     f"round {round_ + 1} {name:8s} TTFT p50 {side.ttft_p50_ms:7.1f} ms  "
@@ -241,7 +282,12 @@ def main() -> int:
     paired = statistics.median(
         g.ttft_p50_ms - d.ttft_p50_ms for d, g in zip(results["direct"], results["gateway"], strict=True)
     )
+    gateway_requests = sum(s.requests + s.errors for s in results["gateway"])
+    cpu_per_request_ms = gateway_cpu / max(1, gateway_requests) * 1000
     summary = {
+        "machine": machine(),
+        "load_average_after": load_average(),
+        "gateway_cpu_ms_per_request": round(cpu_per_request_ms, 2),
         "streams": args.streams,
         "rounds": args.rounds,
         "requests_per_side_and_round": args.streams * args.requests,
@@ -257,7 +303,8 @@ def main() -> int:
         f"\nmedians over {args.rounds} rounds at {args.streams} streams: TTFT p50 direct {direct_ttft:.1f} ms, "
         f"gateway {gateway_ttft:.1f} ms (added {gateway_ttft - direct_ttft:+.1f} ms; paired {paired:+.1f} ms); "
         f"throughput direct {direct_tput:.1f} tok/s, gateway {gateway_tput:.1f} tok/s "
-        f"(ratio {gateway_tput / direct_tput:.3f})"
+        f"(ratio {gateway_tput / direct_tput:.3f}); gateway CPU {cpu_per_request_ms:.2f} ms per request; "
+        f"load average after: {load_average()}"
     )
     if args.json:
         print(json.dumps(summary, indent=2))

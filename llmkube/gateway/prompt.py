@@ -4,7 +4,8 @@ The prefix key is a hash of the first `prefix_chars` characters of the prompt as
 messages with their roles, a completion prompt, an embedding input). Requests that share it (the same system
 prompt, the same conversation so far) are best served by the same llama-server: its slots keep the processed
 prompt, and a request that starts the same way skips re-evaluating it. Only the beginning is hashed, so every
-turn of one conversation maps to the same key.
+turn of one conversation maps to the same key. The key only matters where there is a replica to choose, so the
+proxy parses with `prefix_chars=0` and computes it (`sticky_key`) only then.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ class BadRequest(ValueError):
 class RoutedRequest:
     model: str
     stream: bool
-    #: None when the request carries no prompt text to key on.
+    #: None when the request carries no prompt text to key on (or it was not computed: prefix_chars=0).
     prefix_key: int | None
+    #: The parsed body, for computing the key later.
+    body: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 def parse_request(body: Any, *, prefix_chars: int = DEFAULT_PREFIX_CHARS) -> RoutedRequest:
@@ -47,7 +50,15 @@ def parse_request(body: Any, *, prefix_chars: int = DEFAULT_PREFIX_CHARS) -> Rou
     if not isinstance(stream, bool):
         raise BadRequest("`stream` must be true or false", param="stream")
     text = prompt_prefix(body, limit=prefix_chars)
-    return RoutedRequest(model=model, stream=stream, prefix_key=prefix_key(text) if text else None)
+    return RoutedRequest(model=model, stream=stream, prefix_key=prefix_key(text) if text else None, body=body)
+
+
+def sticky_key(routed: RoutedRequest, *, prefix_chars: int) -> int | None:
+    """The request's prefix key, computed from its body when parsing left it out."""
+    if routed.prefix_key is not None:
+        return routed.prefix_key
+    text = prompt_prefix(routed.body, limit=prefix_chars)
+    return prefix_key(text) if text else None
 
 
 def prompt_prefix(body: Mapping[str, Any], *, limit: int) -> str:

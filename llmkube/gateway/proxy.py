@@ -42,7 +42,7 @@ from llmkube.gateway.errors import GatewayError
 from llmkube.gateway.keys import KeySource, accepts, bearer_token
 from llmkube.gateway.metrics import GatewayMetrics
 from llmkube.gateway.options import GatewayOptions
-from llmkube.gateway.prompt import BadRequest, RoutedRequest, parse_request
+from llmkube.gateway.prompt import BadRequest, RoutedRequest, parse_request, sticky_key
 from llmkube.gateway.routes import Route, Upstream, parse_time
 from llmkube.gateway.table import RouteTable, ServiceState
 
@@ -156,7 +156,8 @@ class Proxy:
         except ValueError:
             raise errors.bad_request("the request body is not valid JSON") from None
         try:
-            return parse_request(body, prefix_chars=self._options.prefix_chars)
+            # The prefix key is computed later, and only when there are replicas to choose from.
+            return parse_request(body, prefix_chars=0)
         except BadRequest as exc:
             raise errors.bad_request(str(exc), param=exc.param) from None
 
@@ -273,12 +274,15 @@ class Proxy:
         raise errors.upstream_failed(route.name, last_error)
 
     def _choose(self, state: ServiceState, candidates: list[Upstream], routed: RoutedRequest) -> Upstream:
+        if len(candidates) == 1:
+            return candidates[0]
+        sticky = self._options.sticky_slack is not None
         by_key = {u.key: u for u in candidates}
         state.turn += 1
         key = choose_endpoint(
             list(by_key),
             state.outstanding,
-            prefix_key=routed.prefix_key,
+            prefix_key=sticky_key(routed, prefix_chars=self._options.prefix_chars) if sticky else None,
             sticky_slack=self._options.sticky_slack,
             turn=state.turn,
         )

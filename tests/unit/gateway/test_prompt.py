@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmkube.gateway.prompt import BadRequest, parse_request, prefix_key, prompt_prefix
+from llmkube.gateway.prompt import BadRequest, parse_request, prefix_key, prompt_prefix, sticky_key
 
 
 def test_the_model_and_stream_flag_are_read() -> None:
@@ -77,3 +77,11 @@ def test_different_prompts_get_different_keys() -> None:
 
 def test_a_request_without_prompt_text_has_no_key() -> None:
     assert parse_request({"model": "m"}).prefix_key is None
+
+
+def test_a_key_left_out_at_parsing_is_computed_from_the_body_when_needed() -> None:
+    body = {"model": "m", "messages": [{"role": "system", "content": "You are a pirate."}]}
+    lazy = parse_request(body, prefix_chars=0)
+
+    assert lazy.prefix_key is None
+    assert sticky_key(lazy, prefix_chars=512) == parse_request(body).prefix_key is not None

@@ -235,6 +235,20 @@ async def test_requests_spread_over_replicas_by_outstanding_count() -> None:
     assert (len(a.seen), len(b.seen)) == (1, 1)
 
 
+async def test_requests_that_start_alike_stay_on_one_replica() -> None:
+    conversation = {"model": "chat", "messages": [{"role": "system", "content": "You are a pirate."}]}
+    async with (
+        FakeUpstream() as a,
+        FakeUpstream() as b,
+        running_gateway(served_by(a, b)) as gateway,
+        aiohttp.ClientSession() as session,
+    ):
+        for _ in range(4):
+            await post(session, gateway.url, conversation)
+
+    assert sorted((len(a.seen), len(b.seen))) == [0, 4]
+
+
 async def test_a_replica_that_refuses_connections_is_skipped(upstream: FakeUpstream) -> None:
     dead = Upstream(host="127.0.0.1", port=1)  # nothing listens on port 1
     alive = served_by(upstream)
