@@ -40,6 +40,7 @@ from typing import Any
 
 import anyio
 
+from api.v1alpha1.fetch_result import cache_key_for
 from controller.config import ControllerConfig
 from controller.kube import KubeClient, KubeError
 from controller.kube.resources import DEPLOYMENTS, INFERENCE_SERVICES, MODELS, NAMESPACES, NODES, SERVICES
@@ -66,6 +67,8 @@ CACHE_VOLUME_BYTES = 900 * 2**20
 CONVERGE_TIMEOUT = 300.0
 INITIAL_TIMEOUT = 300.0
 POLL_SECONDS = 2.0
+#: Download pods the stand-in kubelet runs at once (a node runs several Job pods side by side).
+DOWNLOAD_SLOTS = 4
 
 
 def say(message: str) -> None:
@@ -100,6 +103,8 @@ class Run:
         self.source = source
         self.faults: Counter[str] = Counter()
         self.last_fault_end = 0.0
+        #: One kube-apiserver restart at a time (a compaction restarts it too): overlapping ones would race.
+        self.control_plane = anyio.Lock()
         self._next_source = CHURN_SOURCES
         self._random = random.Random(seed + 1)
 
@@ -124,7 +129,8 @@ class Run:
 
 
 async def restart_apiserver(run: Run) -> None:
-    await anyio.to_thread.run_sync(run.cluster.restart_apiserver)
+    async with run.control_plane:
+        await anyio.to_thread.run_sync(run.cluster.restart_apiserver)
     run.faults["kube-apiserver restarts"] += 1
 
 
@@ -152,7 +158,8 @@ async def reset_burst(run: Run) -> None:
 
 
 async def compact_etcd(run: Run) -> None:
-    await anyio.to_thread.run_sync(run.cluster.compact_etcd)
+    async with run.control_plane:
+        await anyio.to_thread.run_sync(run.cluster.compact_etcd)
     run.faults["etcd compactions"] += 1
 
 
@@ -201,8 +208,6 @@ async def corrupt_cached_file(run: Run) -> None:
     key = victim.parent.name
     for index in range(run._next_source):
         url = run.source.url(index)
-        from api.v1alpha1.fetch_result import cache_key_for
-
         if cache_key_for(url) == key:
             await run.retarget_a_model(url)
             return
@@ -213,6 +218,13 @@ Fault = Callable[[Run], Awaitable[None]]
 SCHEDULE: tuple[tuple[Fault, int], ...] = (
     (restart_apiserver, 2),
     (kill_leader, 2),
+    (freeze_watches, 2),
+    (error_burst, 2),
+    (reset_burst, 2),
+    (compact_etcd, 1),
+    (kill_download, 2),
+    (fill_cache, 1),
+    (corrupt_cached_file, 1),
 )
 
 
@@ -236,6 +248,33 @@ async def inject_faults(run: Run, *, duration: float, seed: int) -> None:
     async with anyio.create_task_group() as tg:
         for offset, fault in plan:
             tg.start_soon(at, offset, fault)
+
+
+async def run_download_pods(runner: PodRunner) -> None:
+    """The stand-in kubelet with DOWNLOAD_SLOTS slots: each new download pod runs as soon as a slot is free."""
+    seen: set[str] = set()
+    slots = anyio.CapacityLimiter(DOWNLOAD_SLOTS)
+
+    async def run_one(pod: dict[str, Any]) -> None:
+        async with slots:
+            with contextlib.suppress(
+                KubeError, OSError, TimeoutError
+            ):  # the Job's next pod is another chance
+                await runner.run_pod(pod)
+
+    async with anyio.create_task_group() as tg:
+        while True:
+            with contextlib.suppress(KubeError, OSError):
+                for pod in (await runner.list_pods(label_selector=FETCH_SELECTOR)).items:
+                    uid = pod["metadata"]["uid"]
+                    if uid not in seen and not pod["metadata"].get("deletionTimestamp") and not _done(pod):
+                        seen.add(uid)
+                        tg.start_soon(run_one, pod)
+            await anyio.sleep(0.3)
+
+
+def _done(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 # -- convergence -------------------------------------------------------------------------------------------
@@ -335,9 +374,7 @@ async def chaos(cluster: LocalCluster, workdir: Path, args: argparse.Namespace) 
                 replicas.start_all()
                 tg.start_soon(replicas.supervise)
                 tg.start_soon(replicas.sample_leaders, kube)
-                await tg.start(
-                    lambda task_status: runner.serve(label_selector=FETCH_SELECTOR, task_status=task_status)
-                )
+                tg.start_soon(run_download_pods, runner)
                 say(f"creating {args.services} services over {len(churn.model_names)} Models")
                 began = time.monotonic()
                 await churn.create_all()

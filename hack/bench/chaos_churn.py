@@ -29,8 +29,8 @@ CONTEXT_SIZES = (512, 1024, 2048)
 OPS = (
     ("scale service", 30),
     ("update service", 20),
-    ("delete service", 10),
-    ("create service", 10),
+    ("delete service", 6),
+    ("create service", 14),
     ("retarget service", 10),
     ("update model", 12),
     ("recreate model", 3),

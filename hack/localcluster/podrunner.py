@@ -28,7 +28,7 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from controller.kube import KubeClient, KubeError, NotFound
+from controller.kube import KubeClient, KubeError, NotFound, ObjectList
 from controller.kube.resources import PODS, SECRETS
 
 TERMINATION_MESSAGE_LIMIT = 4096
@@ -116,6 +116,10 @@ class PodRunner:
                 self._seen.add(uid)
                 await self.run_pod(pod)
             await anyio.sleep(POLL_SECONDS)
+
+    async def list_pods(self, *, label_selector: str) -> ObjectList:
+        """The pods this kubelet would look at (for a caller that schedules `run_pod` itself)."""
+        return await self._client.list(PODS, namespace=self.namespace, label_selector=label_selector)
 
     async def run_pod(self, pod: dict[str, Any]) -> ContainerRun:
         container = pod["spec"]["containers"][0]
