@@ -55,10 +55,13 @@ class ThrottledSource:
             response.headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
         await response.prepare(request)
         per_chunk = CHUNK / self.rate
-        for offset in range(start, size, CHUNK):
-            await response.write(self.content[offset : offset + CHUNK])
-            await anyio.sleep(per_chunk)
-        await response.write_eof()
+        try:
+            for offset in range(start, size, CHUNK):
+                await response.write(self.content[offset : offset + CHUNK])
+                await anyio.sleep(per_chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the fetcher went away mid-file (a fault the benchmark injected)
         return response
 
     @contextlib.asynccontextmanager
