@@ -7,9 +7,10 @@ back, with the same reading as the InferenceService side (controller.builders.se
 gets one name whichever kind it blocks:
 
 - `ImagePullBackOff`: the kubelet cannot pull the fetcher image (the kubelet's message says why);
-- `VolumeNotBound`: the pod is unscheduled and the namespace's cache claim is not Bound; the fix is the claim's
-  StorageClass, not the nodes, so this is named before the scheduler's own reason (which, for an unbound claim,
-  is often a generic "unbound immediate PersistentVolumeClaims" or a scheduler error);
+- `VolumeNotBound`: the pod is unscheduled and the namespace's cache claim is not Bound, or the Model's own
+  `pvc` source claim is missing or not Bound; the fix is the claim (its name, its StorageClass), not the nodes,
+  so this is named before the scheduler's own reason (which, for an unbound claim, is often a generic "unbound
+  immediate PersistentVolumeClaims" or a scheduler error);
 - `Unschedulable`: no node fits the pod (a nodeSelector no node has, no room); the scheduler's message says
   which predicate failed on how many nodes.
 
@@ -60,7 +61,29 @@ def _scheduler_refusal(pod: ObjectView) -> str | None:
     return None
 
 
-def _claim_problem(claim: ObjectView, refusal: str) -> DownloadBlocker:
+@attrs.frozen(kw_only=True)
+class SourceClaim:
+    """The Model's `pvc` source claim: its name, and the claim as cached (None when it does not exist)."""
+
+    name: str
+    claim: ObjectView | None
+
+
+def _source_claim_problem(source: SourceClaim, refusal: str) -> DownloadBlocker | None:
+    if source.claim is None:
+        return DownloadBlocker(
+            reason=VOLUME_NOT_BOUND,
+            message=(
+                f"the model source claim '{source.name}' does not exist in this namespace: create it or fix "
+                f"spec.source.pvc.claimName; the scheduler says: {refusal}"
+            ),
+        )
+    if status_of(source.claim).get("phase") == "Bound":
+        return None
+    return _claim_problem(source.claim, refusal, role="model source claim")
+
+
+def _claim_problem(claim: ObjectView, refusal: str, *, role: str = "model cache claim") -> DownloadBlocker:
     name = name_of(claim) or "?"
     phase = status_of(claim).get("phase") or "Pending"
     storage_class = spec_of(claim).get("storageClassName")
@@ -70,19 +93,24 @@ def _claim_problem(claim: ObjectView, refusal: str) -> DownloadBlocker:
     return DownloadBlocker(
         reason=VOLUME_NOT_BOUND,
         message=(
-            f"the model cache claim '{name}' is {phase}, not bound: check that {where} exists and can "
+            f"the {role} '{name}' is {phase}, not bound: check that {where} exists and can "
             f"provide{size} (kubectl describe pvc {name}); the scheduler says: {refusal}"
         ),
     )
 
 
 def download_blocker(
-    pods: Iterable[ObjectView], *, cache_claim: ObjectView | None, started: bool = False
+    pods: Iterable[ObjectView],
+    *,
+    cache_claim: ObjectView | None,
+    source_claim: SourceClaim | None = None,
+    started: bool = False,
 ) -> DownloadBlocker | None:
     """Why the download pod among `pods` cannot start, or None when nothing blocks it (or it has started).
 
-    `cache_claim` is the namespace's cache claim as cached (None when not seen yet); `started` is true once the
-    fetcher reported progress, which only a running pod can do, whatever its pod status says by then.
+    `cache_claim` is the namespace's cache claim as cached (None when not seen yet); `source_claim` the Model's
+    own `pvc` source claim, for a Model with that source; `started` is true once the fetcher reported progress,
+    which only a running pod can do, whatever its pod status says by then.
     """
     if started:
         return None
@@ -99,6 +127,10 @@ def download_blocker(
         return None
     if cache_claim is not None and status_of(cache_claim).get("phase") != "Bound":
         return _claim_problem(cache_claim, refusal)
+    if source_claim is not None:
+        problem = _source_claim_problem(source_claim, refusal)
+        if problem is not None:
+            return problem
     return DownloadBlocker(
         reason=UNSCHEDULABLE,
         message=f"download pod {name_of(pod) or '?'} cannot be scheduled: {refusal}",

@@ -19,6 +19,14 @@ from typing import Protocol
 import attrs
 import structlog
 
+from controller.kube.errors import (
+    Conflict,
+    ConnectionFailed,
+    Gone,
+    RequestTimeout,
+    ServerError,
+    TooManyRequests,
+)
 from controller.runtime.clock import Clock
 from controller.runtime.controller_metrics import (
     RESULT_ERROR,
@@ -28,6 +36,9 @@ from controller.runtime.controller_metrics import (
 )
 from controller.runtime.request import Request, Result, TerminalError
 from controller.runtime.workqueue import QueueShutDown, RateLimitingQueue
+
+#: API failures a retry resolves (the server away, overloaded or raced by another writer), as opposed to a bug.
+TRANSIENT_API_ERRORS = (ConnectionFailed, RequestTimeout, ServerError, TooManyRequests, Conflict, Gone)
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +109,16 @@ class ReconcileLoop:
             log.error("reconcile failed with a terminal error; not requeued", exc_info=error)
             return
         self.queue.add_rate_limited(request)
+        if isinstance(error, TRANSIENT_API_ERRORS):
+            # The API server was away, busy or raced by another writer: expected under faults and retried, so
+            # no traceback; a traceback in the log then always means a bug worth reading.
+            log.warning(
+                "reconcile failed; requeued with backoff",
+                failures=self.queue.num_requeues(request),
+                error=str(error),
+                error_type=type(error).__name__,
+            )
+            return
         log.error(
             "reconcile failed; requeued with backoff",
             failures=self.queue.num_requeues(request),

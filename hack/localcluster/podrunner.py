@@ -28,12 +28,14 @@ import anyio
 import attrs
 from anyio.abc import TaskStatus
 
-from controller.kube import KubeClient, NotFound
+from controller.kube import KubeClient, KubeError, NotFound, ObjectList
 from controller.kube.resources import PODS, SECRETS
 
 TERMINATION_MESSAGE_LIMIT = 4096
 FALLBACK_LOG_LIMIT = 2048
 POLL_SECONDS = 0.2
+REPORT_RETRY_SECONDS = 1.0
+REPORT_DEADLINE_SECONDS = 120.0
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -101,7 +103,12 @@ class PodRunner:
         """Run every new matching pod until cancelled (one at a time, like a node with one slot)."""
         task_status.started()
         while True:
-            pods = await self._client.list(PODS, namespace=self.namespace, label_selector=label_selector)
+            try:
+                pods = await self._client.list(PODS, namespace=self.namespace, label_selector=label_selector)
+            except (KubeError, OSError):
+                # The API server restarts or refuses for a while: a kubelet keeps polling, it does not die.
+                await anyio.sleep(REPORT_RETRY_SECONDS)
+                continue
             for pod in pods.items:
                 uid = pod["metadata"]["uid"]
                 if uid in self._seen or pod["metadata"].get("deletionTimestamp") or _terminal(pod):
@@ -109,6 +116,10 @@ class PodRunner:
                 self._seen.add(uid)
                 await self.run_pod(pod)
             await anyio.sleep(POLL_SECONDS)
+
+    async def list_pods(self, *, label_selector: str) -> ObjectList:
+        """The pods this kubelet would look at (for a caller that schedules `run_pod` itself)."""
+        return await self._client.list(PODS, namespace=self.namespace, label_selector=label_selector)
 
     async def run_pod(self, pod: dict[str, Any]) -> ContainerRun:
         container = pod["spec"]["containers"][0]
@@ -135,7 +146,8 @@ class PodRunner:
             pod=pod["metadata"]["name"],
             argv=tuple(argv),
             env=env,
-            exit_code=done.returncode,
+            # A container killed by signal N exits 128+N in a pod's status (137 for SIGKILL), as a kubelet says.
+            exit_code=done.returncode if done.returncode >= 0 else 128 - done.returncode,
             stdout=stdout,
             stderr=stderr,
             message=message,
@@ -213,9 +225,22 @@ class PodRunner:
                 }
             ],
         }
-        await self._client.patch_status(
-            PODS, pod["metadata"]["name"], {"status": status}, namespace=pod["metadata"]["namespace"]
-        )
+        # A kubelet retries its status update until the API server takes it; a pod whose end is never reported
+        # would keep its Job active forever.
+        with anyio.fail_after(REPORT_DEADLINE_SECONDS):
+            while True:
+                try:
+                    await self._client.patch_status(
+                        PODS,
+                        pod["metadata"]["name"],
+                        {"status": status},
+                        namespace=pod["metadata"]["namespace"],
+                    )
+                    return
+                except NotFound:
+                    return  # the pod is gone (its Job was deleted): nothing to report to
+                except (KubeError, OSError):
+                    await anyio.sleep(REPORT_RETRY_SECONDS)
 
 
 def _terminal(pod: dict[str, Any]) -> bool:

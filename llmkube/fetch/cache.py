@@ -10,11 +10,18 @@ Layout of `<cache>/<cacheKey>/`:
 Invariant: a record describes the `model.gguf` beside it. The commit removes the old record before the rename and
 writes the new one after it, so a crash in between leaves a file without a record (downloaded again), never a
 record that vouches for the wrong file.
+
+A record also notes the file's inode change time (ctime) as of its publication. Any write to the file after that
+(bit rot repaired by a filesystem, a stray `dd`, a half-finished copy) moves the ctime, which no user-space call
+can set back; a file whose ctime moved is trusted again only if its bytes still hash to the record's digest, so
+a corrupted file is downloaded again rather than reported Ready with a digest it no longer has. The hash is paid
+only then, never on an unchanged file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -28,6 +35,7 @@ from api.v1alpha1.gguf import GGUFInfo
 from llmkube.fetch.errors import cache_unavailable
 
 T = TypeVar("T")
+HASH_BLOCK_BYTES = 4 * 2**20
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +47,8 @@ class CacheRecord:
     source_identity: str
     resolved_revision: str | None = None
     gguf: GGUFInfo | None = None
+    #: `st_ctime_ns` of the file when the record was written; None in records written before it was kept.
+    file_ctime_ns: int | None = None
 
 
 @attrs.frozen
@@ -69,10 +79,21 @@ class CacheEntry:
         if expected_sha256 is not None and record.sha256 != expected_sha256:
             return None
         try:
-            size = self.model.stat().st_size
+            stat = self.model.stat()
         except OSError:
             return None
-        return record if size == record.size_bytes else None
+        if stat.st_size != record.size_bytes:
+            return None
+        if record.file_ctime_ns == stat.st_ctime_ns:
+            return record
+        # Written to since it was published (or recorded before the ctime was kept): only its bytes can tell.
+        if file_sha256(self.model) != record.sha256:
+            return None
+        stamped = attrs.evolve(record, file_ctime_ns=stat.st_ctime_ns)
+        # A read-only cache: verified but not recorded, so hashed again next time.
+        with contextlib.suppress(OSError):
+            write_json_durably(self.record_path, to_wire(stamped))
+        return stamped
 
     def prepare(self) -> None:
         try:
@@ -88,7 +109,8 @@ class CacheEntry:
             self.record_path.unlink(missing_ok=True)
             fsync_directory(self.directory)
             os.replace(self.partial, self.model)
-            write_json_durably(self.record_path, to_wire(record))
+            stamped = attrs.evolve(record, file_ctime_ns=self.model.stat().st_ctime_ns)
+            write_json_durably(self.record_path, to_wire(stamped))
             fsync_directory(self.directory)
             self.partial_meta.unlink(missing_ok=True)
         except OSError as exc:
@@ -100,6 +122,18 @@ class CacheEntry:
             # Best effort: the next attempt truncates a partial it cannot vouch for anyway.
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str | None:
+    """The digest of a file's bytes as they are now, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(HASH_BLOCK_BYTES):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def read_json(path: Path, cls: type[T]) -> T | None:

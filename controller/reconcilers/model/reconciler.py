@@ -35,7 +35,7 @@ from api.v1alpha1.converter import from_wire
 from api.v1alpha1.model import Model, ModelStatus
 from api.v1alpha1.well_known import DEGRADED
 from controller.builders.conditions import find_condition, parse_time
-from controller.builders.download_blockers import download_blocker
+from controller.builders.download_blockers import SourceClaim, download_blocker
 from controller.builders.fetch_job import (
     desired_fetch_job,
     fetch_attempt,
@@ -50,6 +50,7 @@ from controller.config import ControllerConfig
 from controller.kube import KubeClient, NotFound
 from controller.kube.resources import SECRETS
 from controller.reconcilers.metrics import DownloadMetrics, source_kind
+from controller.reconcilers.model.watch import source_claim_name
 from controller.reconcilers.model.writes import ModelCaches, ModelWrites
 from controller.runtime.indexer import BY_CONTROLLER_UID
 from controller.runtime.request import Request, Result, TerminalError
@@ -165,13 +166,24 @@ class ModelReconciler:
         now = self._now()
         progress = model.status.progress if model.status else None
         claim = self._caches.claims.get_by_name(self._config.model_cache_pvc_name, namespace_of(obj))
+        source_name = source_claim_name(obj)
+        source = (
+            SourceClaim(
+                name=source_name,
+                claim=self._caches.source_claims.get_by_name(source_name, namespace_of(obj)),
+            )
+            if source_name
+            else None
+        )
         status = next_model_status(
             model,
             job=job,
             result=outcome.result,
             result_error=outcome.result_error,
             progress=progress,
-            blocker=download_blocker(pods, cache_claim=claim, started=progress is not None),
+            blocker=download_blocker(
+                pods, cache_claim=claim, source_claim=source, started=progress is not None
+            ),
             now=now,
         )
         if status.phase == "Ready" and status.path is not None:

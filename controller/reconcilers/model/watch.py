@@ -6,11 +6,12 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
 - A download pod is mapped through its Job to the Model: the Model's name may have been shortened in the pod's
   labels, but the owner references name it exactly.
 - The cache claim is shared by the namespace, so its change (created, bound, resized) concerns every Model there.
+- A Model with a `pvc` source reads its own claim: that claim's change concerns the Models naming it.
 """
 
 from __future__ import annotations
 
-from api.objects import ObjectView, controller_reference, namespace_of
+from api.objects import ObjectView, controller_reference, name_of, namespace_of, spec_of
 from controller.runtime.events import ObjectMapper, request_for
 from controller.runtime.request import Request
 from controller.runtime.store import Store
@@ -37,5 +38,24 @@ def model_of_pod(jobs: Store) -> ObjectMapper:
 def models_of_namespace(models: Store) -> ObjectMapper:
     def map_claim(claim: ObjectView) -> list[Request]:
         return [request_for(model) for model in models.list(namespace_of(claim))]
+
+    return map_claim
+
+
+def source_claim_name(model: ObjectView) -> str | None:
+    """The claim a Model with a `pvc` source reads its file from, or None for the other sources."""
+    pvc = (spec_of(model).get("source") or {}).get("pvc") or {}
+    name = pvc.get("claimName")
+    return name if isinstance(name, str) and name else None
+
+
+def models_of_source_claim(models: Store) -> ObjectMapper:
+    def map_claim(claim: ObjectView) -> list[Request]:
+        name = name_of(claim)
+        return [
+            request_for(model)
+            for model in models.list(namespace_of(claim))
+            if source_claim_name(model) == name
+        ]
 
     return map_claim

@@ -41,7 +41,7 @@ from controller.kube.resources import (
 from controller.reconcilers.cached_fields import cached_informer
 from controller.reconcilers.metrics import DownloadMetrics, register_model_metrics
 from controller.reconcilers.model.reconciler import ModelReconciler, utc_now
-from controller.reconcilers.model.watch import model_of_pod, models_of_namespace
+from controller.reconcilers.model.watch import model_of_pod, models_of_namespace, models_of_source_claim
 from controller.reconcilers.model.writes import ModelCaches, ModelWrites
 from controller.reconcilers.object_metrics import register_model_status
 from controller.runtime.controller import Controller
@@ -70,11 +70,13 @@ def setup_model_controller(
     claims = cached_informer(
         mgr, PERSISTENT_VOLUME_CLAIMS, namespace=namespace, label_selector=CACHE_SELECTOR
     )
+    source_claims = cached_informer(mgr, PERSISTENT_VOLUME_CLAIMS, namespace=namespace)
     caches = ModelCaches(
         models=models.store,
         jobs=jobs.store,
         pods=pods.store,
         claims=claims.store,
+        source_claims=source_claims.store,
         service_accounts=cached_informer(
             mgr, SERVICE_ACCOUNTS, namespace=namespace, label_selector=FETCH_SELECTOR
         ).store,
@@ -102,6 +104,7 @@ def setup_model_controller(
         .owns(jobs, owner_kind="Model", owner_group=GROUP)
         .watches(pods, model_of_pod(jobs.store))
         .watches(claims, models_of_namespace(models.store))
+        .watches(source_claims, models_of_source_claim(models.store))
     )
     register_model_metrics(phases=MODEL_PHASES, models=models.store.list, registry=registry)
     register_model_status(models.store.list, registry)

@@ -46,6 +46,8 @@ class ModelCaches:
     jobs: Store
     pods: Store
     claims: Store
+    #: Every claim of the watched namespaces: a Model's `pvc` source claim is the user's, not labelled by us.
+    source_claims: Store
     service_accounts: Store
     roles: Store
     role_bindings: Store

@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from controller.kube import KubeClient, NotFound
-from controller.kube.resources import MODELS, NAMESPACES
+from controller.kube.resources import MODELS, NAMESPACES, PERSISTENT_VOLUME_CLAIMS
 from hack.localcluster import ClusterBase
 from tests.integration.events import event_messages, event_reasons, self_transitions
 from tests.integration.namespaces import restricted_namespace
@@ -105,3 +105,38 @@ async def test_a_cache_claim_whose_storage_class_does_not_exist_is_reported_as_n
     assert "StorageClass 'no-such-class'" in message
     assert "the scheduler says:" in message
     assert condition(unbound, "Degraded")["reason"] == "VolumeNotBound"
+
+
+async def test_a_pvc_source_claim_that_is_missing_then_pending_is_reported_by_name(
+    kube: KubeClient, kubeconfig: Path, namespace: str
+) -> None:
+    source = {"pvc": {"claimName": "weights", "path": "models/model.gguf"}}
+    config = model_test_config(fetch_node_selector={})
+    async with running_model_controller(kubeconfig, namespace=namespace, config=config):
+        await kube.create(MODELS, model_manifest("air-gapped", namespace=namespace, source=source))
+        missing = await wait_for(
+            lambda: kube.get(MODELS, "air-gapped", namespace=namespace),
+            blocked_by("VolumeNotBound"),
+            what="Model air-gapped Pending: VolumeNotBound",
+        )
+        await kube.create(
+            PERSISTENT_VOLUME_CLAIMS,
+            {
+                "metadata": {"name": "weights", "namespace": namespace},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": "no-such-class",
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+        )
+        pending = await wait_for(
+            lambda: kube.get(MODELS, "air-gapped", namespace=namespace),
+            lambda model: "is Pending, not bound" in condition(model, "Ready").get("message", ""),
+            what="Model air-gapped naming its Pending source claim",
+        )
+    assert "source claim 'weights' does not exist" in condition(missing, "Ready")["message"]
+    assert "spec.source.pvc.claimName" in condition(missing, "Ready")["message"]
+    message = condition(pending, "Ready")["message"]
+    assert "model source claim 'weights' is Pending" in message
+    assert "StorageClass 'no-such-class'" in message

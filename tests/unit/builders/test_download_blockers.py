@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.builders.download_blockers import download_blocker
+from controller.builders.download_blockers import SourceClaim, download_blocker
 
 SELECTOR_MISS = "0/4 nodes are available: 4 node(s) didn't match Pod's node affinity/selector."
 BOUND_CLAIM: dict[str, Any] = {"metadata": {"name": "llmkube-model-cache"}, "status": {"phase": "Bound"}}
@@ -106,3 +106,36 @@ def test_a_fetcher_that_reported_progress_is_not_blocked_whatever_its_pod_says()
 
 def test_no_pod_yet_is_not_blocked() -> None:
     assert download_blocker([], cache_claim=pending_claim()) is None
+
+
+def test_a_missing_pvc_source_claim_is_named_with_the_field_to_fix() -> None:
+    refusal = 'persistentvolumeclaim "weights" not found'
+    blocker = download_blocker(
+        [unscheduled_pod(refusal)],
+        cache_claim=BOUND_CLAIM,
+        source_claim=SourceClaim(name="weights", claim=None),
+    )
+    assert blocker is not None
+    assert blocker.reason == "VolumeNotBound"
+    assert "source claim 'weights' does not exist" in blocker.message
+    assert "spec.source.pvc.claimName" in blocker.message
+
+
+def test_a_pending_pvc_source_claim_is_named_with_its_storage_class() -> None:
+    claim = {**pending_claim("slow"), "metadata": {"name": "weights"}}
+    blocker = download_blocker(
+        [unscheduled_pod()], cache_claim=BOUND_CLAIM, source_claim=SourceClaim(name="weights", claim=claim)
+    )
+    assert blocker is not None
+    assert blocker.reason == "VolumeNotBound"
+    assert "model source claim 'weights' is Pending" in blocker.message
+    assert "StorageClass 'slow'" in blocker.message
+
+
+def test_a_bound_pvc_source_claim_leaves_the_schedulers_reason() -> None:
+    claim = {"metadata": {"name": "weights"}, "status": {"phase": "Bound"}}
+    blocker = download_blocker(
+        [unscheduled_pod()], cache_claim=BOUND_CLAIM, source_claim=SourceClaim(name="weights", claim=claim)
+    )
+    assert blocker is not None
+    assert blocker.reason == "Unschedulable"

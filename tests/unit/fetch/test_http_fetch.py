@@ -158,6 +158,35 @@ async def test_downloads_again_when_the_cached_file_lost_bytes(
     assert (second.reused, len(server.gets)) == (False, 2)
 
 
+async def test_downloads_again_when_the_cached_file_was_corrupted_in_place(
+    http_source: HttpSource, server: FileServer, cache_dir: Path, model_bytes: bytes, model_sha256: str
+) -> None:
+    first = await fetch(request_for(http_source, cache_dir))
+    assert first.path is not None
+    async with await anyio.open_file(first.path, "r+b") as fh:
+        await fh.seek(len(model_bytes) // 2)
+        await fh.write(b"\xff" * 4096)  # same size: only the bytes can tell
+
+    second = await fetch(request_for(http_source, cache_dir, sha256=model_sha256))
+
+    assert (second.reused, second.sha256, len(server.gets)) == (False, model_sha256, 2)
+    assert await anyio.Path(first.path).read_bytes() == model_bytes
+
+
+async def test_reuses_a_cached_file_whose_metadata_changed_once_its_bytes_verify(
+    http_source: HttpSource, server: FileServer, cache_dir: Path, model_sha256: str
+) -> None:
+    first = await fetch(request_for(http_source, cache_dir))
+    assert first.path is not None
+    await anyio.Path(first.path).chmod(0o600)  # moves the ctime, not the bytes
+    server.requests.clear()
+
+    second = await fetch(request_for(http_source, cache_dir))
+    third = await fetch(request_for(http_source, cache_dir))
+
+    assert (second.reused, third.reused, second.sha256, server.requests) == (True, True, model_sha256, [])
+
+
 def model_files(entry: Path) -> list[Path]:
     """What an entry holds besides its lock file, which stays so that every fetch locks the same inode."""
     return [path for path in entry.iterdir() if path.name != LOCK_FILE]

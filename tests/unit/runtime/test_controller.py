@@ -15,6 +15,7 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
+from controller.kube.errors import ConnectionFailed
 from controller.runtime.clock import FakeClock
 from controller.runtime.controller import (
     DEFAULT_SHUTDOWN_GRACE_PERIOD,
@@ -362,6 +363,24 @@ async def test_logs_a_failed_reconcile_with_controller_key_and_reconcile_id(
     assert failure["key"] == "ml/llama"
     assert len(failure["reconcile_id"]) == 12
     assert isinstance(failure["exc_info"], RuntimeError)
+
+
+async def test_logs_a_transient_api_failure_as_a_warning_without_a_traceback(
+    controller: Controller, source: FakeEventSource, reconciler: ScriptedReconciler
+) -> None:
+    reconciler.script("llama", ConnectionFailed("PATCH /apis/...: Server disconnected"))
+    with structlog.testing.capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        async with running(controller):
+            source.add(kube_object("llama", namespace="ml"))
+            await anyio.wait_all_tasks_blocked()
+
+    [failure] = [entry for entry in logs if entry["event"] == "reconcile failed; requeued with backoff"]
+    assert (failure["log_level"], failure["error_type"], "exc_info" in failure) == (
+        "warning",
+        "ConnectionFailed",
+        False,
+    )
+    assert failure["error"] == "PATCH /apis/...: Server disconnected"
 
 
 async def test_stopping_lets_a_running_reconcile_finish_and_starts_no_new_one(
