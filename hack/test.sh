@@ -21,7 +21,8 @@ hack/build-tools.sh
 echo "==> lint and types"
 ruff check .
 ruff format --check .
-mypy
+# One mypy cache for every checkout: it checks each module's hash, so a fresh clone rechecks only what differs.
+MYPY_CACHE_DIR="${LLMKUBE_CACHE:-$HOME/.cache/llmkube}/mypy" mypy
 lint-imports
 hadolint Dockerfile deploy/images/*/Dockerfile
 python -m api.crdgen --check
