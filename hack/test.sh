@@ -31,4 +31,7 @@ python -m llmkube.bundle --check
 python -m hack.chart_files --check
 
 echo "==> tests"
-exec pytest "$@"
+# Two workers: most of the suite waits (pods, control planes, llama-server), so two sessions overlap their waits.
+# Each file, and each xdist group (the real node, the container images), stays on one worker (hack/xdist_plan.py).
+# LLMKUBE_TEST_WORKERS=0 runs everything in this process; arguments to hack/test.sh come last and win.
+exec pytest -n "${LLMKUBE_TEST_WORKERS:-2}" --dist loadgroup --no-loadscope-reorder "$@"

@@ -12,9 +12,9 @@ with a real node (no taint, label llmkube.dev/node-kind=real) and the fake GPU n
 requests really run. Tests using it are marked `real_node`.
 
 Only one real node can exist on a machine at a time (a machine-wide lock; a second waits). A test that starts
-its own real node, such as one running `python -m hack.demo` in a subprocess, asks for `real_node_free`: the
-session's real cluster is stopped before it, and such tests run after every `real_cluster` test, so the
-session never waits on its own lock.
+its own real node asks for `real_node_free`: the session's real cluster is stopped before it, and such tests run
+after every `real_cluster` test, so the session never waits on its own lock. With pytest-xdist all of them are
+the xdist group `real-node`, so they run on one worker, and never on two at once (hack/xdist_plan.py).
 
 Every real node's teardown is checked against a snapshot of the host taken before it started; a difference
 fails the fixture's teardown and the session (see hoststate.py).
@@ -37,6 +37,8 @@ from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 
 _CLUSTER_TEST_ROOTS = (("tests", "integration"), ("e2e",))
 _REAL_NODE_FIXTURES = ("real_cluster", "real_node_free")
+#: The xdist group of every real-node test: one worker runs them all, since the node is machine-wide.
+REAL_NODE_GROUP = "real-node"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(config.rootpath)
     for item in items:
@@ -58,10 +61,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if any(parts[: len(prefix)] == prefix for prefix in _CLUSTER_TEST_ROOTS):
             item.add_marker(pytest.mark.cluster)
     for item in items:
-        if any(name in getattr(item, "fixturenames", ()) for name in _REAL_NODE_FIXTURES):
+        if _uses_real_node(item):
             item.add_marker(pytest.mark.real_node)
-    # Tests that start their own real node come last, after the session's real cluster has done its work.
-    items.sort(key=lambda item: "real_node_free" in getattr(item, "fixturenames", ()))
+            item.add_marker(pytest.mark.xdist_group(REAL_NODE_GROUP))
+    # The real-node tests come first, being the longest chain only one worker can run (hack/xdist_plan.py); among
+    # them, those that start their own real node come after the session's real cluster has done its work.
+    items.sort(key=lambda item: (not _uses_real_node(item), "real_node_free" in _fixtures(item)))
+
+
+def _fixtures(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(getattr(item, "fixturenames", ()))
+
+
+def _uses_real_node(item: pytest.Item) -> bool:
+    return any(name in _fixtures(item) for name in _REAL_NODE_FIXTURES)
 
 
 @pytest.hookimpl(trylast=True)
