@@ -14,9 +14,12 @@ plane (free ports, its own state dir) and its own session fixtures. Two things m
 xdist's own `loadgroup` told the controller of a test's group by appending `@group` to its node ID, which pytest
 9.2's structured node IDs no longer allow (pytest-xdist issue 1386): the groups are silently ignored. So each
 worker writes the groups it collected to a file in a directory the controller hands it, before it reports its
-collection; the controller reads them when it plans. Units go out in collection order
-(`--no-loadscope-reorder`); the local cluster plugin sorts the real-node group first, being the longest chain
-that only one worker can run, while the other worker works through the rest.
+collection; the controller reads them when it plans.
+
+Units go out in collection order (`--no-loadscope-reorder`), which the workers sort so the longest come first and
+the short ones fill the end: the groups (each a chain only one worker can run), then the files that need a
+cluster, a llama-server or podman, then the unit tests. The sort is stable, so the real-node tests that start
+their own node stay after the others.
 
 Without `--dist loadgroup` (a plain `pytest`, or `-n 0`) nothing here applies.
 """
@@ -38,6 +41,8 @@ from xdist.scheduler import LoadScopeScheduling
 #: The workerinput key naming the directory where workers leave their groups for the controller.
 GROUPS_DIR_KEY = "llmkube_xdist_groups_dir"
 _GROUPS_DIR = pytest.StashKey[Path]()
+#: Many short tests, which start nothing: they go out last.
+UNIT_TESTS = Path("tests", "unit")
 
 
 def unit_of(nodeid: str, groups: Mapping[str, str]) -> str:
@@ -106,6 +111,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # -- worker -----------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(trylast=True)  # after the plugins that add groups and order the real-node tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):
+        return
+    items.sort(key=lambda item: _weight(item, config.rootpath))
+
+
+def _weight(item: pytest.Item, root: Path) -> int:
+    if item.get_closest_marker("xdist_group") is not None:
+        return 0
+    return 2 if item.path.is_relative_to(root / UNIT_TESTS) else 1
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reports its collection to the controller

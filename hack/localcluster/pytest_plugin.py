@@ -50,7 +50,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(config.rootpath)
     for item in items:
@@ -64,9 +63,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if _uses_real_node(item):
             item.add_marker(pytest.mark.real_node)
             item.add_marker(pytest.mark.xdist_group(REAL_NODE_GROUP))
-    # The real-node tests come first, being the longest chain only one worker can run (hack/xdist_plan.py); among
-    # them, those that start their own real node come after the session's real cluster has done its work.
-    items.sort(key=lambda item: (not _uses_real_node(item), "real_node_free" in _fixtures(item)))
+    # Tests that start their own real node come last, after the session's real cluster has done its work.
+    items.sort(key=lambda item: "real_node_free" in _fixtures(item))
 
 
 def _fixtures(item: pytest.Item) -> tuple[str, ...]:
