@@ -26,6 +26,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,9 @@ _CLUSTER_TEST_ROOTS = (("tests", "integration"), ("e2e",))
 _REAL_NODE_FIXTURES = ("real_cluster", "real_node_free")
 #: The xdist group of every real-node test: one worker runs them all, since the node is machine-wide.
 REAL_NODE_GROUP = "real-node"
+#: An xdist worker's report of what its real nodes left changed, read by the controller.
+_UNRESTORED_KEY = "llmkube_unrestored_host"
+_WORKERS_UNRESTORED = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,15 +81,30 @@ def _uses_real_node(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fails the session if any real node of this process left the host changed, whoever stopped it."""
-    if not nodehost.unrestored:
+    """Fails the session if any real node of this process (or of an xdist worker) left the host changed,
+    whoever stopped it."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if (
+        workeroutput is not None
+    ):  # an xdist worker: its exit status is not the run's, so the controller reports
+        workeroutput[_UNRESTORED_KEY] = list(nodehost.unrestored)
+        return
+    unrestored = [*nodehost.unrestored, *session.config.stash.get(_WORKERS_UNRESTORED, [])]
+    if not unrestored:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("a real node left the host changed:", red=True)
-        for line in nodehost.unrestored:
+        for line in unrestored:
             reporter.write_line(f"  {line}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: collects what a finished worker's real nodes left changed (see above)."""
+    lines = getattr(node, "workeroutput", {}).get(_UNRESTORED_KEY, [])
+    node.config.stash.setdefault(_WORKERS_UNRESTORED, []).extend(lines)
 
 
 @pytest.fixture(scope="session")

@@ -114,3 +114,16 @@ def test_a_run_that_collects_nothing_says_so_in_its_exit_status(run_tests: RunTe
     result = run_tests(test_one="def helper(): pass\n")
 
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_a_real_node_that_left_the_host_changed_in_a_worker_fails_the_run(run_tests: RunTests) -> None:
+    # What nodehost records when a real node's teardown finds the host different from its snapshot.
+    result = run_tests(
+        test_one="from hack.localcluster import nodehost\n"
+        "def test_passes_but_a_node_left_a_change():\n"
+        "    nodehost.unrestored.append('sysctl kernel/panic: 0 -> 10')\n"
+    )
+
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*a real node left the host changed*", "*sysctl kernel/panic: 0 -> 10*"])
