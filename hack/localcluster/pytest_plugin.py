@@ -12,9 +12,9 @@ with a real node (no taint, label llmkube.dev/node-kind=real) and the fake GPU n
 requests really run. Tests using it are marked `real_node`.
 
 Only one real node can exist on a machine at a time (a machine-wide lock; a second waits). A test that starts
-its own real node, such as one running `python -m hack.demo` in a subprocess, asks for `real_node_free`: the
-session's real cluster is stopped before it, and such tests run after every `real_cluster` test, so the
-session never waits on its own lock.
+its own real node asks for `real_node_free`: the session's real cluster is stopped before it, and such tests run
+after every `real_cluster` test, so the session never waits on its own lock. With pytest-xdist all of them are
+the xdist group `real-node`, so they run on one worker, and never on two at once (hack/xdist_plan.py).
 
 Every real node's teardown is checked against a snapshot of the host taken before it started; a difference
 fails the fixture's teardown and the session (see hoststate.py).
@@ -26,6 +26,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,11 @@ from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 
 _CLUSTER_TEST_ROOTS = (("tests", "integration"), ("e2e",))
 _REAL_NODE_FIXTURES = ("real_cluster", "real_node_free")
+#: The xdist group of every real-node test: one worker runs them all, since the node is machine-wide.
+REAL_NODE_GROUP = "real-node"
+#: An xdist worker's report of what its real nodes left changed, read by the controller.
+_UNRESTORED_KEY = "llmkube_unrestored_host"
+_WORKERS_UNRESTORED = pytest.StashKey[list[str]]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,23 +64,47 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if any(parts[: len(prefix)] == prefix for prefix in _CLUSTER_TEST_ROOTS):
             item.add_marker(pytest.mark.cluster)
     for item in items:
-        if any(name in getattr(item, "fixturenames", ()) for name in _REAL_NODE_FIXTURES):
+        if _uses_real_node(item):
             item.add_marker(pytest.mark.real_node)
+            item.add_marker(pytest.mark.xdist_group(REAL_NODE_GROUP))
     # Tests that start their own real node come last, after the session's real cluster has done its work.
-    items.sort(key=lambda item: "real_node_free" in getattr(item, "fixturenames", ()))
+    items.sort(key=lambda item: "real_node_free" in _fixtures(item))
+
+
+def _fixtures(item: pytest.Item) -> tuple[str, ...]:
+    return tuple(getattr(item, "fixturenames", ()))
+
+
+def _uses_real_node(item: pytest.Item) -> bool:
+    return any(name in _fixtures(item) for name in _REAL_NODE_FIXTURES)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fails the session if any real node of this process left the host changed, whoever stopped it."""
-    if not nodehost.unrestored:
+    """Fails the session if any real node of this process (or of an xdist worker) left the host changed,
+    whoever stopped it."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if (
+        workeroutput is not None
+    ):  # an xdist worker: its exit status is not the run's, so the controller reports
+        workeroutput[_UNRESTORED_KEY] = list(nodehost.unrestored)
+        return
+    unrestored = [*nodehost.unrestored, *session.config.stash.get(_WORKERS_UNRESTORED, [])]
+    if not unrestored:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line("a real node left the host changed:", red=True)
-        for line in nodehost.unrestored:
+        for line in unrestored:
             reporter.write_line(f"  {line}", red=True)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: collects what a finished worker's real nodes left changed (see above)."""
+    lines = getattr(node, "workeroutput", {}).get(_UNRESTORED_KEY, [])
+    node.config.stash.setdefault(_WORKERS_UNRESTORED, []).extend(lines)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """Fixtures for the container tests: the images (built once into ~/.cache/llmkube/images, or found there), loaded
-into one private podman store that is removed, with everything in it, at the end of the session."""
+into one private podman store that is removed, with everything in it, at the end of the session.
+
+Every test here is in the xdist group `containers`, so under `make test`'s two workers one of them loads the
+images, once (hack/xdist_plan.py)."""
 
 from __future__ import annotations
 

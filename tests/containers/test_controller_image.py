@@ -25,7 +25,7 @@ from hack.images.podman import Podman
 from tests.containers.loopback import private_loopback, serving_directory
 from tests.containers.pod import podman_run_args
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers"), pytest.mark.timeout(3600)]
 
 RESTRICTED = ["--read-only", "--read-only-tmpfs=false", "--user", f"{NONROOT_ID}:{NONROOT_ID}"]
 RESTRICTED += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "none"]

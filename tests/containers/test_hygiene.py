@@ -13,7 +13,7 @@ from hack.images import BuiltImage, ensure_images
 from hack.images.archives import build_lock, images_dir
 from hack.images.podman import Podman, mounts_under
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers"), pytest.mark.timeout(3600)]
 
 
 def _processes_mentioning(text: str) -> list[str]:

@@ -26,7 +26,12 @@ from hack.llama import smollm2_gguf
 from tests.containers.loopback import Loopback, private_loopback
 from tests.containers.pod import podman_run_args
 
-pytestmark = [pytest.mark.containers, pytest.mark.llama, pytest.mark.timeout(3600)]
+pytestmark = [
+    pytest.mark.containers,
+    pytest.mark.xdist_group("containers"),
+    pytest.mark.llama,
+    pytest.mark.timeout(3600),
+]
 
 CACHE_KEY = "0123456789abcdef"
 STARTUP_TIMEOUT_S = 120

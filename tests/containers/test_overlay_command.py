@@ -13,7 +13,12 @@ import yaml
 
 from hack.images import BuiltImage
 
-pytestmark = [pytest.mark.containers, pytest.mark.llama, pytest.mark.timeout(3600)]
+pytestmark = [
+    pytest.mark.containers,
+    pytest.mark.xdist_group("containers"),
+    pytest.mark.llama,
+    pytest.mark.timeout(3600),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))

@@ -14,7 +14,7 @@ from controller.builders.security import NONROOT_ID
 from hack.images import BuiltImage
 from hack.images.podman import Podman
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.containers, pytest.mark.xdist_group("containers"), pytest.mark.timeout(3600)]
 
 #: The runtime's stop timeout: far above the instant a SIGTERM handler takes, so a kill means it was ignored.
 STOP_GRACE_S = 30
