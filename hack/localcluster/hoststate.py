@@ -22,12 +22,21 @@ from typing import Any
 
 import attrs
 
+from hack.localcluster.machinelock import IMAGE_STORE
+
 IPTABLES = ("iptables", "ip6tables")
 IPTABLES_TABLES = ("filter", "nat", "mangle", "raw", "security")
 #: The state dirs of every local cluster: a node's mounts all live under its cluster's state dir.
 STATE_DIR_PREFIX = str(Path(tempfile.gettempdir()) / "llmkube-cluster-")
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
-MOUNT_SCOPES = (STATE_DIR_PREFIX, *NETNS_DIRS, "/run/containerd", "/var/lib/kubelet", "/var/lib/containerd")
+MOUNT_SCOPES = (
+    STATE_DIR_PREFIX,
+    f"{IMAGE_STORE}/",
+    *NETNS_DIRS,
+    "/run/containerd",
+    "/var/lib/kubelet",
+    "/var/lib/containerd",
+)
 #: Directories the node's components write to outside its state dir, whatever their configuration.
 WATCHED_PATHS = (
     "/run/containerd",
