@@ -24,6 +24,7 @@ ruff format --check .
 mypy
 lint-imports
 hadolint Dockerfile deploy/images/*/Dockerfile
+shellcheck hack/*.sh
 python -m api.crdgen --check
 python -m api.docgen --check
 python -m llmkube.bundle --check
