@@ -22,6 +22,9 @@ import pytest
 from hack.llama import smollm2_gguf
 from hack.localcluster.nodeconfig import NODE_NAME, POD_SUBNET
 
+#: A demo waits for any other real node on the machine to stop first (a machine-wide lock) before it starts.
+pytestmark = pytest.mark.timeout(1800)
+
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "Say hello in five words."
 STEPS = (
