@@ -106,8 +106,12 @@ def test_answers_came_through_a_port_forward_the_service_and_the_gateway(summary
 
 def test_each_step_is_timed_in_order(summary: dict[str, Any]) -> None:
     steps = summary["steps"]
-    assert tuple(steps) == STEPS
+    # The controller may start the download before its readiness probe passes: those two come in either order.
+    assert set(steps) == set(STEPS)
     assert list(steps.values()) == sorted(steps.values())
+    order = ("cluster up", "images loaded", "download done", "model Ready", "first answer", "total")
+    assert [steps[step] for step in order] == sorted(steps[step] for step in order)
+    assert steps["images loaded"] <= steps["install ready"] <= steps["total"]
 
 
 def test_the_model_status_carries_the_real_digest_and_gguf_facts(summary: dict[str, Any]) -> None:
