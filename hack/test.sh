@@ -26,6 +26,7 @@ ruff format --check .
 MYPY_CACHE_DIR="${LLMKUBE_CACHE:-$HOME/.cache/llmkube}/mypy" mypy
 lint-imports
 hadolint Dockerfile deploy/images/*/Dockerfile
+shellcheck hack/*.sh
 python -m api.crdgen --check
 python -m api.docgen --check
 python -m llmkube.bundle --check

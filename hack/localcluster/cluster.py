@@ -116,11 +116,13 @@ class LocalCluster(ClusterBase):
         volume_pool: Iterable[tuple[str, int]] = DEFAULT_VOLUME_POOL,
         keep_state: bool = False,
         real_node: bool = False,
+        image_store: Path | None = None,
     ) -> LocalCluster:
         """Builds the binaries if needed, starts every component and returns once the cluster is usable.
 
         `nodes` defaults to the standard fake nodes, or with `real_node` to the fake GPU nodes only. A real node
-        waits for the machine-wide real-node lock while another one runs (it says so on stderr).
+        waits for the machine-wide real-node lock while another one runs (it says so on stderr). With
+        `image_store` (imagestore.IMAGE_STORE), the real node keeps its images there between clusters.
         """
         binaries = ensure_binaries()
         node_binaries = ensure_node_binaries() if real_node else None
@@ -139,6 +141,7 @@ class LocalCluster(ClusterBase):
                 pause_reference=pause.reference if pause is not None else None,
                 state_dir=state_dir,
                 keep_state=keep_state,
+                image_store=image_store,
             )
         except BaseException:
             if host is not None:
@@ -166,6 +169,7 @@ class LocalCluster(ClusterBase):
         pause_reference: str | None,
         state_dir: Path,
         keep_state: bool,
+        image_store: Path | None = None,
     ) -> LocalCluster:
         """Certificates, kubeconfigs and command lines for every component; starts nothing."""
         real_node = node_binaries is not None
@@ -223,6 +227,7 @@ class LocalCluster(ClusterBase):
                     pki=pki,
                     pause_image=pause_reference,
                     kubeconfig=component_kubeconfig,
+                    image_store=image_store,
                 ),
                 admin=cluster._admin,
             )
@@ -349,6 +354,7 @@ def _node_layout(
     pki: certs.ClusterPki,
     pause_image: str,
     kubeconfig: Callable[[certs.ClientIdentity, str], Path],
+    image_store: Path | None,
 ) -> NodeLayout:
     if pki.kubelet_serving is None:
         raise RuntimeError("the PKI has no kubelet serving certificate")
@@ -371,6 +377,7 @@ def _node_layout(
             coredns=kubeconfig(certs.COREDNS, "coredns"),
         ),
         pause_image=pause_image,
+        image_store=image_store,
     )
 
 

@@ -5,9 +5,9 @@ chains and rules (both families, every table), network links and routes, mounts,
 hierarchy, sysctls, and a few well-known directories (/run/containerd, /var/lib/cni, /var/log/containers).
 `take_snapshot()` reads all of it; `differences()` says, line by line, what is not as it was.
 
-The machine is shared: podman's own CNI network (bridge `cni-podman0`, network name `podman`) may change state
-at any moment for reasons of its own. Entries attributable to it are left out of the snapshot, so a build next
-door never reads as a leak. Mounts are read only where the node mounts (its state dirs and the netns dirs),
+The machine is shared: podman's own CNI network (bridge `cni-podman0`, network name `podman`) and buildah's
+per-build cgroups may change state at any moment for reasons of their own. Entries attributable to them are
+left out of the snapshot, so a build next door never reads as a leak. Mounts are read only where the node mounts (its state dirs and the netns dirs),
 since image builds mount and unmount overlays elsewhere all the time.
 """
 
@@ -22,12 +22,21 @@ from typing import Any
 
 import attrs
 
+from hack.localcluster.machinelock import IMAGE_STORE
+
 IPTABLES = ("iptables", "ip6tables")
 IPTABLES_TABLES = ("filter", "nat", "mangle", "raw", "security")
 #: The state dirs of every local cluster: a node's mounts all live under its cluster's state dir.
 STATE_DIR_PREFIX = str(Path(tempfile.gettempdir()) / "llmkube-cluster-")
 NETNS_DIRS = ("/run/netns", "/var/run/netns")
-MOUNT_SCOPES = (STATE_DIR_PREFIX, *NETNS_DIRS, "/run/containerd", "/var/lib/kubelet", "/var/lib/containerd")
+MOUNT_SCOPES = (
+    STATE_DIR_PREFIX,
+    f"{IMAGE_STORE}/",
+    *NETNS_DIRS,
+    "/run/containerd",
+    "/var/lib/kubelet",
+    "/var/lib/containerd",
+)
 #: Directories the node's components write to outside its state dir, whatever their configuration.
 WATCHED_PATHS = (
     "/run/containerd",
@@ -64,7 +73,9 @@ SYSCTLS = (
     "net/ipv4/vs/conntrack",
 )
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
-_FOREIGN_MARKERS = ("cni-podman", 'name: \\"podman\\"', "libpod", "/podman")
+#: podman's network and containers, and the cgroup buildah creates at the root of every hierarchy for a RUN
+#: step (`buildah-buildah<id>`), which an image build next door adds and removes at any time.
+_FOREIGN_MARKERS = ("cni-podman", 'name: \\"podman\\"', "libpod", "/podman", "buildah-buildah")
 
 
 @attrs.frozen(kw_only=True)

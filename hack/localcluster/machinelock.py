@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO
 
 REAL_NODE_DIR = Path(os.environ.get("LLMKUBE_CACHE", Path.home() / ".cache" / "llmkube")) / "real-node"
+#: containerd's root when a node keeps its images between clusters (imagestore.py); used under this lock only.
+IMAGE_STORE = REAL_NODE_DIR / "containerd-root"
 _POLL_SECONDS = 0.5
 _REMIND_SECONDS = 60.0
 

@@ -67,10 +67,17 @@ class NodeLayout:
     kubelet_serving: KeyPair
     kubeconfigs: NodeKubeconfigs
     pause_image: str
+    #: containerd's root (content, snapshots, metadata) when it outlives the cluster (see imagestore.py);
+    #: None keeps it in the state dir, removed with the cluster.
+    image_store: Path | None = None
 
     @property
     def containerd_dir(self) -> Path:
         return self.state_dir / "containerd"
+
+    @property
+    def containerd_root(self) -> Path:
+        return self.image_store if self.image_store is not None else self.containerd_dir / "root"
 
     @property
     def containerd_socket(self) -> Path:
@@ -125,7 +132,7 @@ def containerd_config(layout: NodeLayout) -> str:
     state = layout.containerd_dir
     return f"""version = 4
 imports = []
-root = {_toml(state / "root")}
+root = {_toml(layout.containerd_root)}
 state = {_toml(state / "state")}
 disabled_plugins = [
   "io.containerd.internal.v1.opt",

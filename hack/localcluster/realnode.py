@@ -26,6 +26,8 @@ from typing import Any
 
 import yaml
 
+from hack.localcluster import imagestore
+from hack.localcluster.images import IMAGE_CACHE
 from hack.localcluster.nodeconfig import (
     CLUSTER_DNS_IP,
     DNS_PORT,
@@ -89,6 +91,8 @@ class RealNode:
     def start(self, *, pause_image: Path, timeout_seconds: float) -> None:
         """Starts the node's processes and returns once the node is Ready and cluster DNS answers."""
         began = time.monotonic()
+        if self.layout.image_store is not None:
+            imagestore.open_store(self.layout.image_store)
         self._write_files()
         self.containerd.start()
         wait_until(
@@ -97,6 +101,8 @@ class RealNode:
             timeout_seconds=timeout_seconds,
             check=self.containerd.check_alive,
         )
+        if self.layout.image_store is not None:
+            self._remove_stale_images()
         self.load_image(pause_image)
         self._install_dns_objects()
         for process in (self.kubelet, self.kube_proxy, self.coredns):
@@ -116,9 +122,15 @@ class RealNode:
             process.check_alive()
 
     def stop(self) -> None:
-        """Stops the node's processes; containers and their mounts are NodeHost's to remove."""
-        for process in (self.coredns, self.kube_proxy, self.kubelet, self.containerd):
+        """Stops the node's processes; containers and their mounts are NodeHost's to remove. With an image
+        store, containerd first deletes every container it knows, and the store is marked clean only if that
+        worked (see imagestore.py)."""
+        for process in (self.coredns, self.kube_proxy, self.kubelet):
             process.stop(grace_seconds=5.0)
+        forgotten = self.layout.image_store is not None and self._forget_containers()
+        self.containerd.stop(grace_seconds=5.0)
+        if forgotten and self.layout.image_store is not None:
+            imagestore.mark_clean(self.layout.image_store)
 
     # -- images -------------------------------------------------------------------------------------------
 
@@ -133,18 +145,66 @@ class RealNode:
         key, declared = _archive_identity(archive)
         if key in self._imported:
             return self._imported[key]
+        names = [normalized_reference(name) for name in declared]
+        if self.layout.image_store is not None and names and self._store_holds(names, key):
+            self._imported[key] = names
+            return names
         result = self._ctr("images", "import", str(archive), timeout=_IMPORT_TIMEOUT_SECONDS)
         if result.returncode != 0:
             raise ImageImportError(f"ctr images import {archive} failed: {result.stderr.strip()}")
-        names = [normalized_reference(name) for name in declared]
         missing = set(names) - set(self.images())
         if not names or missing:
             raise ImageImportError(
                 f"{archive} imported, but the node does not list {sorted(missing) or 'any name'} "
                 f"(an archive needs RepoTags or io.containerd.image.name annotations); ctr said: {result.stdout}"
             )
+        if self.layout.image_store is not None:
+            for name in names:
+                self._ctr_checked("images", "label", name, f"{imagestore.ARCHIVE_LABEL}={key}")
         self._imported[key] = names
         return names
+
+    def _store_holds(self, names: list[str], key: str) -> bool:
+        """Whether the image store holds every name, each imported to the end from the archive `key` names."""
+        labels = self._image_labels()
+        return all(labels.get(name, {}).get(imagestore.ARCHIVE_LABEL) == key for name in names)
+
+    def _image_labels(self) -> dict[str, dict[str, str]]:
+        """Each image's labels. `ctr images list` prints the name first and the labels (`k=v,...` or `-`)
+        last."""
+        listed: dict[str, dict[str, str]] = {}
+        for line in self._ctr_checked("images", "list").splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 2:
+                continue
+            pairs = [] if fields[-1] == "-" else fields[-1].split(",")
+            listed[fields[0]] = dict(pair.partition("=")[::2] for pair in pairs)
+        return listed
+
+    def _remove_stale_images(self) -> None:
+        stale = imagestore.stale_images(
+            self.images(), archive_exists=lambda name, tag: (IMAGE_CACHE / f"{name}-{tag}.tar").exists()
+        )
+        if stale:
+            self._ctr_checked("images", "remove", *stale)
+
+    def _forget_containers(self) -> bool:
+        """Deletes every task (killing its processes), container (with its snapshot) and sandbox containerd
+        holds; True when none is left."""
+        try:
+            tasks = self._ctr_checked("tasks", "list", "--quiet").split()
+            if tasks:
+                self._ctr("tasks", "delete", "--force", *tasks, timeout=60.0)
+            containers = self._ctr_checked("containers", "list", "--quiet").split()
+            if containers:
+                self._ctr("containers", "delete", *containers, timeout=60.0)
+            sandboxes = _first_column(self._ctr_checked("sandboxes", "list"))
+            if sandboxes:
+                self._ctr("sandboxes", "remove", "--force", *sandboxes, timeout=60.0)
+            left = self._ctr_checked("containers", "list", "--quiet").split()
+            return not left and not _first_column(self._ctr_checked("sandboxes", "list"))
+        except (ImageImportError, subprocess.TimeoutExpired):
+            return False
 
     def images(self) -> list[str]:
         """The names of every image in the node's k8s.io namespace."""
@@ -163,6 +223,12 @@ class RealNode:
             check=False,
             timeout=timeout,
         )
+
+    def _ctr_checked(self, *args: str) -> str:
+        result = self._ctr(*args)
+        if result.returncode != 0:
+            raise ImageImportError(f"ctr {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
 
     # -- set-up -------------------------------------------------------------------------------------------
 
@@ -272,6 +338,11 @@ def dns_manifests() -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
+
+
+def _first_column(listing: str) -> list[str]:
+    """The first column of a `ctr ... list` table, without its header."""
+    return [line.split()[0] for line in listing.splitlines()[1:] if line.strip()]
 
 
 def _archive_identity(archive: Path) -> tuple[str, list[str]]:

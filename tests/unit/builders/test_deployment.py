@@ -203,3 +203,12 @@ def test_a_model_without_a_cache_key_is_refused() -> None:
             model=model_from({"source": {"url": "https://e.x/a.gguf"}}),
             config=ControllerConfig(),
         )
+
+
+def test_startup_is_probed_often_within_the_same_budget() -> None:
+    """A small model loads in a second or two; the pod turns Ready at the first passing startup probe."""
+    probes = server(build(isvc_from({}), ready(TINY, size_bytes=1 << 30)))
+    startup = probes["startupProbe"]
+    assert startup["periodSeconds"] <= 2
+    assert startup["failureThreshold"] * startup["periodSeconds"] >= 120 + 15
+    assert probes["readinessProbe"]["periodSeconds"] == 10  # after startup, the usual pace

@@ -1,5 +1,5 @@
-"""The main job (hack/demo.py) proves its answer came through the Service's EndpointSlice by reading the route
-`llmkube chat` reports on stderr; the two must keep agreeing on that line."""
+"""The host demo (`make demo ARGS=--host`, hack/demo/host.py) proves its answer came through the Service's
+EndpointSlice by reading the route `llmkube chat` reports on stderr; the two must keep agreeing on that line."""
 
 from __future__ import annotations
 

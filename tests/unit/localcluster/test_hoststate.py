@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from hack.localcluster import hoststate
 from hack.localcluster.hoststate import HostState
 
 
@@ -43,3 +48,14 @@ def test_a_snapshot_read_back_from_json_equals_the_original() -> None:
     state = _state(mounts=("/tmp/llmkube-cluster-x/node/shm tmpfs",))
 
     assert HostState.from_json(state.to_json()) == state
+
+
+def test_cgroups_of_an_image_build_next_door_are_not_the_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cpu = tmp_path / "cpu"
+    for name in ("kubepods", "buildah-buildah3796248171", "user.slice"):
+        (cpu / name).mkdir(parents=True)
+    monkeypatch.setattr(hoststate, "cgroup_hierarchies", lambda: [cpu])
+
+    assert sorted(hoststate._cgroups()) == ["cpu/kubepods", "cpu/user.slice"]

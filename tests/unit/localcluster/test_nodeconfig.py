@@ -7,6 +7,7 @@ import ipaddress
 import tomllib
 from pathlib import Path
 
+import attrs
 import pytest
 
 from hack.localcluster.binaries import NodeBinaries
@@ -129,3 +130,13 @@ def test_cluster_dns_listens_on_the_node_address_and_serves_the_cluster_domain(l
     assert f"bind {NODE_IP}" in text
     assert "kubernetes cluster.local in-addr.arpa ip6.arpa" in text
     assert str(layout.kubeconfigs.coredns) in text
+
+
+def test_an_image_store_moves_only_containerds_root_out_of_the_state_dir(
+    layout: NodeLayout, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    config = tomllib.loads(containerd_config(attrs.evolve(layout, image_store=store)))
+
+    assert config["root"] == str(store)
+    assert Path(config["state"]).is_relative_to(layout.state_dir)  # container mounts stay the cluster's

@@ -1,4 +1,4 @@
-"""`make demo`: from nothing to an OpenAI-compatible answer, on the embedded local cluster.
+"""`make demo ARGS=--host`: the demo of `accelerator: host`, on the embedded local cluster with fake nodes only.
 
 What runs, all on this machine and all real: the local control plane (etcd, kube-apiserver, controller-manager,
 scheduler, kwok fake nodes); the CRDs and RBAC from config/default; the LLMKube controller as a local process
@@ -8,13 +8,8 @@ real `llama-server` with SmolLM2-135M; the gateway (`llmkube-gateway`) as a loca
 ServiceAccount's token; and the `llmkube` CLI deploying the model and asking it a question through the
 Service's EndpointSlice, then once more through the gateway, whose URL the report prints.
 
-The model is served to the download Job from a local HTTP server, since this machine reaches no model hub; the
-Model names its sha256, so the download is verified.
-
-`--keep` leaves everything running until Ctrl-C; `--summary FILE` writes what happened as JSON (the e2e test
-reads it): the answer, the route `llmkube chat` reports on stderr (`Using URL (via EndpointSlice NAME)`) next
-to the EndpointSlices of the InferenceService's Service, and both objects' status. Teardown stops every process
-this program started.
+This is how LLMKube serves a model on a machine outside the cluster's nodes (a Mac's Metal GPU, a workstation):
+docs/host-agent.md. The default demo (pods.py) runs everything in pods on a real node instead.
 """
 
 from __future__ import annotations
@@ -24,12 +19,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,82 +26,35 @@ from typing import Any
 
 import aiohttp
 import anyio
-from aiohttp import web
 
 from controller.builders.labels import resource_name
 from controller.kube import KubeClient
+from hack.demo.common import (
+    BIN,
+    NAME,
+    NAMESPACE,
+    Processes,
+    chat_route,
+    elapsed,
+    free_port,
+    get_json,
+    llmkube,
+    say,
+    serve_file,
+)
 from hack.llama import llama_server_binary, smollm2_gguf
-from hack.localcluster.base import ClusterBase, kubectl_binary
+from hack.localcluster.base import ClusterBase
 from hack.localcluster.cluster import LocalCluster
 from hack.localcluster.podrunner import PodRunner
-from hack.localcluster.processes import interrupt_on_termination
 from hack.localcluster.release import CONTROLLER_ACCOUNT, SYSTEM_NAMESPACE, install_without_controller
 from hack.localcluster.reused import REUSE_ENV, ReusedCluster
 from hack.localcluster.tokens import service_account_kubeconfig
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-NAMESPACE = "llmkube-demo"
-NAME = "smollm2-135m"
 GATEWAY_ACCOUNT = "llmkube-gateway"
 FETCH_SELECTOR = "app.kubernetes.io/managed-by=llmkube,app.kubernetes.io/component=model-fetch"
 #: Download pods carry this node selector, which no fake node matches, so kwok leaves them to the stand-in kubelet.
 LOCAL_RUNNER_SELECTOR = "llmkube.dev/runner=local"
-DEFAULT_QUESTION = "In one short sentence: what is Kubernetes?"
-#: The line `llmkube chat` writes on stderr about how it reached the server.
-CHAT_ROUTE = re.compile(r"^Using (?P<url>\S+) \(via (?P<via>.+)\)$", re.MULTILINE)
-ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")  # should FORCE_COLOR style the CLI's notices even in a pipe
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-
-_started = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - _started:6.1f}s] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Processes:
-    """The long-running programs the demo starts; each in its own session, so teardown reaches its children."""
-
-    def __init__(self, logs: Path) -> None:
-        self._logs = logs
-        self._running: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        self._logs.mkdir(parents=True, exist_ok=True)
-        log = (self._logs / f"{name}.log").open("wb")
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._running.append((name, process))
-        return process
-
-    def check_alive(self) -> None:
-        for name, process in self._running:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {process.returncode}; see {self._logs / (name + '.log')}"
-                )
-
-    def stop_all(self, *, grace: float = 20.0) -> None:
-        for _, process in reversed(self._running):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name, process in reversed(self._running):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in {grace:g}s; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)  # leftovers in its session (a server it started)
-            process.wait()
-        self._running.clear()
 
 
 def install(cluster: ClusterBase, workdir: Path) -> None:
@@ -132,44 +74,6 @@ def cluster_for_demo() -> Iterator[ClusterBase]:
     with LocalCluster.start() as cluster:
         say(f"cluster ready in {cluster.started_in_seconds:.1f}s at {cluster.server}")
         yield cluster
-
-
-async def serve_file(path: Path, *, task_status: anyio.abc.TaskStatus[str]) -> None:
-    """The model's HTTP source: one file on 127.0.0.1, with Range support (resumable downloads)."""
-
-    async def model_file(_request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(path)
-
-    app = web.Application()
-    app.router.add_get(f"/{path.name}", model_file)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        task_status.started(f"http://127.0.0.1:{port}/{path.name}")
-        await anyio.sleep_forever()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await runner.cleanup()
-
-
-async def llmkube(*args: str, kubeconfig: Path) -> tuple[str, str]:
-    """Run the CLI as a user would; (stdout, stderr). Cancelled (and killed) with the demo if anything else
-    fails."""
-    done = await anyio.run_process(
-        [str(BIN / "llmkube"), *args, "--kubeconfig", str(kubeconfig), "--namespace", NAMESPACE], check=False
-    )
-    stdout, stderr = done.stdout.decode(), done.stderr.decode()
-    if done.returncode != 0:
-        raise RuntimeError(f"llmkube {args[0]} failed ({done.returncode}): {stderr.strip() or stdout}")
-    return stdout, stderr
-
-
-def chat_route(stderr: str) -> dict[str, str] | None:
-    """How `llmkube chat` reached the server ({"url", "via"}), from the line it printed on stderr."""
-    match = CHAT_ROUTE.search(ANSI_STYLE.sub("", stderr))
-    return {"url": match["url"], "via": match["via"]} if match else None
 
 
 def service_slices(cluster: ClusterBase, service: str) -> list[dict[str, Any]]:
@@ -204,12 +108,6 @@ async def wait_for_health(url: str, procs: Processes, *, within: float = 60.0) -
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer 200 within {within:g}s")
             await anyio.sleep(0.2)
-
-
-def get_json(cluster: ClusterBase, kind: str) -> dict[str, Any]:
-    out = cluster.kubectl("get", kind, NAME, "-n", NAMESPACE, "-o", "json").stdout
-    parsed: dict[str, Any] = json.loads(out)
-    return parsed
 
 
 async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -308,7 +206,7 @@ async def demo(cluster: ClusterBase, workdir: Path, args: argparse.Namespace) ->
             answer, chat_notices = await llmkube(
                 "chat", NAME, "-m", args.question, "--max-tokens", "64", kubeconfig=cluster.kubeconfig
             )
-            first_answer_s = time.monotonic() - _started
+            first_answer_s = elapsed()
             say(f"llmkube chat {NAME} --gateway {gateway_url} -m {args.question!r}")
             gateway_answer, _ = await llmkube(
                 "chat", NAME, "--gateway", gateway_url, "-m", args.question, "--max-tokens", "64",
@@ -364,30 +262,10 @@ def report(summary: dict[str, Any]) -> None:
     print(flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--question", default=DEFAULT_QUESTION, help="what to ask the model")
-    parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
-    parser.add_argument("--summary", type=Path, help="write what happened as JSON to this file")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for Ready")
-    args = parser.parse_args(argv)
-    interrupt_on_termination()  # SIGTERM (a supervisor, `timeout`, `kill`) tears down like Ctrl-C
-    kubectl_binary()  # fail early, before anything starts, if the test extra is missing
-    workdir = Path(tempfile.mkdtemp(prefix="llmkube-demo-"))
-    say(f"working directory: {workdir}")
-    try:
-        with cluster_for_demo() as cluster:
-            install(cluster, workdir)
-            say("installed CRDs, RBAC and the llmkube-system namespace (kubectl apply --server-side)")
-            summary = anyio.run(demo, cluster, workdir, args, backend="asyncio")
-    except KeyboardInterrupt:
-        say("interrupted; everything was stopped")
-        return 130
-    if args.summary:
-        args.summary.write_text(json.dumps(summary, indent=2))
-    say("done; every process this demo started has stopped")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """The host-agent demo in `workdir`; returns its summary."""
+    with cluster_for_demo() as cluster:
+        install(cluster, workdir)
+        say("installed CRDs, RBAC and the llmkube-system namespace (kubectl apply --server-side)")
+        summary: dict[str, Any] = anyio.run(demo, cluster, workdir, args, backend="asyncio")
+    return summary
