@@ -13,9 +13,9 @@ One pass, read entirely from informer caches:
 4. Compute the children with the builders (the Deployment, and in it the llama-server command line,
    comes from controller.builders.deployment) and write those that differ (`writes`); metal/host services get
    none, the host agent serves them and reports through its `HostServing` condition.
-   A service rolled out for the first time (no Deployment cached) gets only its Deployment in this pass, then its
-   status; the Deployment's own watch event brings the next pass, which writes the Service, the HPA, the monitors
-   and the pool. The Deployment is the long pole (scheduling, image, model load), while a Service create waits for
+   A service rolled out for the first time (no Deployment cached) gets only its Deployment in this pass; the
+   Deployment's own watch event brings the next pass, a moment later, which writes the Service, the HPA, the
+   monitors, the pool and the status. The Deployment is the long pole (scheduling, image, model load), while a Service create waits for
    the API server's ClusterIP allocation, which takes them one at a time: in a burst of new services, writing
    each Service before the next service's Deployment held every worker on that allocator, so the last
    Deployments of 200 started tens of seconds late. Now every Deployment goes out first, and the Services follow.
@@ -152,12 +152,13 @@ class InferenceServiceReconciler:
             await self._reject(obj, str(err))
             raise TerminalError(str(err)) from err
 
+        if first_rollout:
+            return Result()  # the new Deployment's watch event brings the pass that writes everything else
+
         serving = served_by_host or deployment is not None
-        monitoring, settled = None, True
-        if not first_rollout:
-            monitoring, settled = await self._apply_monitoring_and_routing(
-                isvc=isvc, owner=obj, model=model, serving=serving
-            )
+        monitoring, settled = await self._apply_monitoring_and_routing(
+            isvc=isvc, owner=obj, model=model, serving=serving
+        )
 
         pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(object_name(isvc))}")
         if fit.deploy or served_by_host:
