@@ -24,9 +24,10 @@ CONTROLLER_PROGRAM = "llmkube-controller"
 #: The controller's own image; download Jobs run `llmkube fetch` from it (the manager passes the image it runs).
 DEFAULT_CONTROLLER_IMAGE = "ghcr.io/llmkube/llmkube:0.1.0"
 
-#: Workers per controller. Reconciles mostly wait on the API server, so a few run at once; one key never runs
-#: on two workers.
-DEFAULT_MAX_CONCURRENT_RECONCILES = 4
+#: Workers per controller. Reconciles mostly wait on the API server, so several run at once; one key never runs
+#: on two workers. Chosen by `hack/bench/isvc_scale.py burst` (docs/benchmarks.md): with 200 new services, 16
+#: workers put the last Deployment out sooner than 4, and Ready came sooner too.
+DEFAULT_MAX_CONCURRENT_RECONCILES = 16
 
 
 @attrs.frozen(kw_only=True)

@@ -42,6 +42,12 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 Query = list[tuple[str, str]]
 
+#: aiohttp's "no limit" for the connection pool. HTTP/1.1 carries one request per connection, and the callers
+#: already bound how many run at once (a controller's workers, one watch per informer); the library's pool of 100
+#: would only add a hidden second bound below theirs, under which writes queue for a connection while slow ones
+#: (a burst of Service creates waits for ClusterIP allocation, one at a time) hold them, and time out unsent.
+UNLIMITED_CONNECTIONS = 0
+
 
 def _package_version() -> str:
     try:
@@ -103,6 +109,7 @@ class KubeClient:
         configuration = await _load_configuration(
             kubeconfig=kubeconfig, context=context, in_cluster=in_cluster
         )
+        configuration.connection_pool_maxsize = UNLIMITED_CONNECTIONS
         api_client = k8s_client.ApiClient(configuration)
         try:
             yield cls(api_client, timeouts=timeouts, user_agent=user_agent)

@@ -7,8 +7,10 @@ shared informers trimmed by the cache transforms, Events posted in the backgroun
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,19 +109,48 @@ def service_manifest(name: str, namespace: str, *, model: str, replicas: int) ->
     }
 
 
+#: What the controller child prints on stdout once its caches synced and its workers run.
+READY_LINE = "controller ready"
+#: How long a controller child may take to start (imports, cache sync) on a busy machine.
+START_TIMEOUT = 300.0
+
+
 async def start_controller(kubeconfig: Path, namespace: str, *, workers: int | None) -> Process:
+    """The controller as a child process, returned once it reconciles: a burst sent before that would also
+    measure the child's start-up (seconds of imports and cache sync on a busy machine), not its reconciles."""
     argv = [sys.executable, "-m", "hack.bench.isvc_scale", "--controller", namespace]
     argv += ["--kubeconfig", str(kubeconfig)]
     if workers is not None:
         argv += ["--workers", str(workers)]
-    return await anyio.open_process(argv, stdout=None, stderr=None)
+    process = await anyio.open_process(argv, stdout=subprocess.PIPE, stderr=None)
+    assert process.stdout is not None
+    seen = b""
+    with anyio.fail_after(START_TIMEOUT):
+        while READY_LINE.encode() not in seen:
+            try:
+                seen += await process.stdout.receive()
+            except anyio.EndOfStream:
+                raise RuntimeError(f"the controller exited before it was ready: {seen.decode()}") from None
+    return process
+
+
+async def controller_output(process: Process) -> str:
+    """What the child printed after it was ready (its own figures), once it has exited."""
+    assert process.stdout is not None
+    chunks = []
+    with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError):
+        while True:
+            chunks.append(await process.stdout.receive())
+    return b"".join(chunks).decode().replace(READY_LINE, "").strip()
 
 
 async def run_controller(kubeconfig: Path, namespace: str, *, workers: int | None) -> None:
     """The child process: the InferenceService controller as the manager program wires it."""
-    configure_logging(level="warning")
+    # Logs go to stderr: stdout carries only the ready line and the figures the bench reads.
+    configure_logging(level="warning", stream=sys.stderr)
+    registry = CollectorRegistry()
     async with KubeClient.connect(kubeconfig=kubeconfig) as client:
-        manager = Manager(client, options=ManagerOptions(health_port=0), registry=CollectorRegistry())
+        manager = Manager(client, options=ManagerOptions(health_port=0), registry=registry)
         recorder = EventRecorder(client, component="llmkube-controller")
         manager.add(recorder, needs_leader=False)
         options = ControllerOptions(config=ControllerConfig(), namespace=namespace)
@@ -128,4 +159,31 @@ async def run_controller(kubeconfig: Path, namespace: str, *, workers: int | Non
                 config=options.config, namespace=namespace, max_concurrent_reconciles=workers
             )
         setup_inferenceservice_controller(manager, options, recorder=recorder)
-        await manager.run()
+        async with anyio.create_task_group() as tg:
+            await tg.start(manager.run)
+            print(READY_LINE, flush=True)
+    print(f"controller's own figures: {queue_figures(registry)}", flush=True)
+
+
+def queue_figures(registry: CollectorRegistry) -> str:
+    """What the controller's work-queue and reconciles saw (from its metrics), for the bench's report."""
+
+    def sample(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, {"name": "inferenceservice", **labels}) or 0.0
+
+    def reconciles(result: str) -> float:
+        value = registry.get_sample_value(
+            "controller_runtime_reconcile_total", {"controller": "inferenceservice", "result": result}
+        )
+        return value or 0.0
+
+    adds = sample("workqueue_adds_total")
+    waited = sample("workqueue_queue_duration_seconds_count")
+    worked = sample("workqueue_work_duration_seconds_count")
+    return (
+        f"adds {adds:.0f}, retries {sample('workqueue_retries_total'):.0f}, "
+        f"mean wait in queue {sample('workqueue_queue_duration_seconds_sum') / max(waited, 1):.3f} s, "
+        f"mean reconcile {sample('workqueue_work_duration_seconds_sum') / max(worked, 1):.3f} s, "
+        f"reconciles ok {reconciles('success'):.0f} / error {reconciles('error'):.0f} / "
+        f"requeue-after {reconciles('requeue_after'):.0f}"
+    )

@@ -13,6 +13,12 @@ One pass, read entirely from informer caches:
 4. Compute the children with the builders (the Deployment, and in it the llama-server command line,
    comes from controller.builders.deployment) and write those that differ (`writes`); metal/host services get
    none, the host agent serves them and reports through its `HostServing` condition.
+   A service rolled out for the first time (no Deployment cached) gets only its Deployment in this pass; the
+   Deployment's own watch event brings the next pass, a moment later, which writes the Service, the HPA, the
+   monitors, the pool and the status. The Deployment is the long pole (scheduling, image, model load), while a Service create waits for
+   the API server's ClusterIP allocation, which takes them one at a time: in a burst of new services, writing
+   each Service before the next service's Deployment held every worker on that allocator, so the last
+   Deployments of 200 started tens of seconds late. Now every Deployment goes out first, and the Services follow.
 5. Status from the Deployment and its pods (controller.builders.inferenceservice_status), written only if it
    changed, with an Event when the phase or the Ready reason changed.
 
@@ -34,6 +40,7 @@ from api.v1alpha1.inferenceservice import HOST_ACCELERATORS, InferenceService
 from api.v1alpha1.model import Model
 from api.v1alpha1.well_known import HOST_SERVING
 from controller.builders.autoscaling import desired_autoscaler
+from controller.builders.conditions import DesiredCondition
 from controller.builders.deployment import desired_deployment
 from controller.builders.inference_pool import desired_inference_pool
 from controller.builders.inferenceservice_status import (
@@ -117,47 +124,40 @@ class InferenceServiceReconciler:
         fit = self._fit(isvc, model)
         gguf = model.status.gguf if model.status is not None else None
         shape = serving_shape(isvc.spec, model.spec, gguf, chosen_gpus=fit.gpu_count)
+        deploys = fit.deploy and not served_by_host
+        first_rollout = deploys and not self._writes.has_deployment(isvc)
         try:
-            if served_by_host or not fit.deploy:
+            if not deploys:
                 await self._writes.retire_cluster_serving(isvc=isvc, owner=obj)
                 deployment = None
             else:
-                deployment = await self._writes.apply_serving(
+                desired = desired_deployment(
                     isvc=isvc,
-                    owner=obj,
-                    deployment=desired_deployment(
-                        isvc=isvc,
-                        model=model,
-                        config=self._config,
-                        chosen_gpus=fit.gpu_count,
-                        memory_request=fit.memory_request,
-                    ),
-                    service=desired_service(isvc),
-                    autoscaler=desired_autoscaler(isvc=isvc, config=self._config),
+                    model=model,
+                    config=self._config,
+                    chosen_gpus=fit.gpu_count,
+                    memory_request=fit.memory_request,
                 )
+                if first_rollout and desired is not None:
+                    deployment = await self._writes.apply_deployment(isvc=isvc, owner=obj, deployment=desired)
+                else:
+                    deployment = await self._writes.apply_serving(
+                        isvc=isvc,
+                        owner=obj,
+                        deployment=desired,
+                        service=desired_service(isvc),
+                        autoscaler=desired_autoscaler(isvc=isvc, config=self._config),
+                    )
         except (ReservedArgumentError, ChildRejected) as err:
             await self._reject(obj, str(err))
             raise TerminalError(str(err)) from err
 
-        serving = served_by_host or deployment is not None
-        dcgm = desired_dcgm_monitor(isvc=isvc, model=model.spec, config=self._config) if serving else None
-        monitors = await self._writes.apply_monitors(
-            isvc=isvc, owner=obj, own=desired_service_monitor(isvc) if serving else None, dcgm=dcgm
-        )
-        monitoring = (
-            None
-            if monitors.pending
-            else monitoring_condition(
-                isvc=isvc,
-                crd_installed=monitors.crd_installed,
-                serving=serving,
-                dcgm=dcgm is not None,
-                missing_dcgm_namespace=monitors.missing_dcgm_namespace,
-            )
-        )
+        if first_rollout:
+            return Result()  # the new Deployment's watch event brings the pass that writes everything else
 
-        pool_settled = await self._writes.apply_inference_pool(
-            isvc=isvc, owner=obj, pool=desired_inference_pool(isvc) if serving else None
+        serving = served_by_host or deployment is not None
+        monitoring, settled = await self._apply_monitoring_and_routing(
+            isvc=isvc, owner=obj, model=model, serving=serving
         )
 
         pods = self._pods.by_index(PODS_BY_SERVICE, f"{request.namespace}/{label_value(object_name(isvc))}")
@@ -184,8 +184,31 @@ class InferenceServiceReconciler:
         )
         extra = tuple(c for c in (monitoring, fit.condition) if c is not None)
         await self._writes.write_status(obj, verdict, placement, now=self._now(), extra_conditions=extra)
-        settled = pool_settled and not monitors.pending
         return Result() if settled else Result(requeue_after=MONITOR_CACHE_RETRY_SECONDS)
+
+    async def _apply_monitoring_and_routing(
+        self, *, isvc: InferenceService, owner: Object, model: Model, serving: bool
+    ) -> tuple[DesiredCondition | None, bool]:
+        """ServiceMonitors and InferencePool: the `Monitoring` condition, and False while either cache fills."""
+        dcgm = desired_dcgm_monitor(isvc=isvc, model=model.spec, config=self._config) if serving else None
+        monitors = await self._writes.apply_monitors(
+            isvc=isvc, owner=owner, own=desired_service_monitor(isvc) if serving else None, dcgm=dcgm
+        )
+        monitoring = (
+            None
+            if monitors.pending
+            else monitoring_condition(
+                isvc=isvc,
+                crd_installed=monitors.crd_installed,
+                serving=serving,
+                dcgm=dcgm is not None,
+                missing_dcgm_namespace=monitors.missing_dcgm_namespace,
+            )
+        )
+        pool_settled = await self._writes.apply_inference_pool(
+            isvc=isvc, owner=owner, pool=desired_inference_pool(isvc) if serving else None
+        )
+        return monitoring, pool_settled and not monitors.pending
 
     def _fit(self, isvc: InferenceService, model: Model) -> FitDecision:
         return service_fit(

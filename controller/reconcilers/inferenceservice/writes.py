@@ -113,10 +113,7 @@ class ServiceWrites:
         """Deployment, Service and HPA (deleted when None); returns the Deployment (fresh if just written)."""
         if deployment is None:
             return None
-        await self._hand_over_replicas(deployment, isvc=isvc)
-        written = await self._ensure(
-            DEPLOYMENTS, self._caches.deployments, deployment, isvc=isvc, owner=owner
-        )
+        written = await self.apply_deployment(isvc=isvc, owner=owner, deployment=deployment)
         await self._ensure(SERVICES, self._caches.services, service, isvc=isvc, owner=owner)
         if autoscaler is not None:
             await self._ensure(
@@ -125,6 +122,17 @@ class ServiceWrites:
         else:
             await self._remove(HORIZONTAL_POD_AUTOSCALERS, self._caches.autoscalers, isvc=isvc, owner=owner)
         return written
+
+    async def apply_deployment(
+        self, *, isvc: InferenceService, owner: Object, deployment: Object
+    ) -> Object | None:
+        """The Deployment alone; returns it (fresh if just written)."""
+        await self._hand_over_replicas(deployment, isvc=isvc)
+        return await self._ensure(DEPLOYMENTS, self._caches.deployments, deployment, isvc=isvc, owner=owner)
+
+    def has_deployment(self, isvc: InferenceService) -> bool:
+        """Whether the cache holds the service's Deployment (False for a service never rolled out)."""
+        return self._cached(self._caches.deployments, isvc) is not None
 
     async def _hand_over_replicas(self, deployment: Object, *, isvc: InferenceService) -> None:
         """Before the apply that leaves `replicas` to the HPA, park the field under a second manager."""
