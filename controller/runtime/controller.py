@@ -22,7 +22,7 @@ whose manager's own grace period is over.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 import anyio.abc
@@ -69,7 +69,9 @@ class Controller:
         rate_limiter: RateLimiter | None = None,
         cache_sync_timeout: float = DEFAULT_CACHE_SYNC_TIMEOUT,
         shutdown_grace_period: float = DEFAULT_SHUTDOWN_GRACE_PERIOD,
+        priority_of: Callable[[Request], int] | None = None,
     ) -> None:
+        """`priority_of` ranks each request as it is queued: higher first, FIFO among equals (see the queue)."""
         if max_concurrent_reconciles < 1:
             raise ValueError(f"controller {name!r}: max_concurrent_reconciles must be >= 1")
         self.name = name
@@ -83,6 +85,7 @@ class Controller:
             clock=self._clock,
             rate_limiter=rate_limiter,
             metrics_provider=prometheus_metrics_provider(registry),
+            priority_of=priority_of,
         )
         metrics = controller_metrics(registry)
         metrics.initialise(controller=name, max_concurrent_reconciles=max_concurrent_reconciles)

@@ -12,6 +12,9 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
   whose `Fits` condition is not True: a service that did not fit, or could not be checked, may fit now. Services
   that fit are not woken, so adding a node does not roll out every auto-sized service; their next pass for any
   other reason chooses again.
+- A service whose Deployment is not cached yet is queued ahead of the others (`rollouts_first`): its pass is one
+  write, while later passes wait for the API server to allocate a ClusterIP, so in a burst of new services every
+  Deployment goes out before the queue turns to their Services.
 - The primary predicate passes spec changes (a new generation) and changes of the `HostServing` condition, the
   one status field someone else (the host agent) writes that this controller reads. Our own status writes and
   everything else in status do not wake the service.
@@ -19,6 +22,7 @@ Everything here runs inside an informer's dispatch, so it only reads caches and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -42,7 +46,7 @@ from api.v1alpha1.well_known import (
     OWNER_NAMESPACE_LABEL,
     SERVICE_LABEL,
 )
-from controller.builders.labels import label_value
+from controller.builders.labels import label_value, resource_name
 from controller.runtime.events import ObjectMapper, referrers, request_for
 from controller.runtime.indexer import IndexFunc, field_index
 from controller.runtime.request import Request
@@ -77,6 +81,21 @@ def monitor_owner_index(obj: ObjectView) -> list[str]:
     labels = labels_of(obj)
     namespace, name = labels.get(OWNER_NAMESPACE_LABEL), labels.get(OWNER_NAME_LABEL)
     return [f"{namespace}/{name}"] if namespace and name else []
+
+
+#: The work-queue priority of a service that has no Deployment yet; every other request has 0.
+FIRST_ROLLOUT_PRIORITY = 10
+
+
+def rollouts_first(deployments: Store) -> Callable[[Request], int]:
+    """Rank a request for a service without a cached Deployment ahead of the rest (the queue's `priority_of`)."""
+
+    def priority_of(request: Request) -> int:
+        if deployments.get_by_name(resource_name(request.name), request.namespace) is None:
+            return FIRST_ROLLOUT_PRIORITY
+        return 0
+
+    return priority_of
 
 
 def _request(key: str) -> Request:

@@ -58,6 +58,7 @@ from controller.reconcilers.inferenceservice.watch import (
     monitoring_services,
     owner_of_dcgm_monitor,
     pod_service_index,
+    rollouts_first,
     service_label_index,
     service_of_pod,
     services_of_model,
@@ -158,6 +159,7 @@ def setup_inferenceservice_controller(
             reconciler=reconciler,
             max_concurrent_reconciles=options.max_concurrent_reconciles,
             registry=mgr.registry,
+            priority_of=rollouts_first(deployments.store),
         )
         .for_(services, predicates=(SpecOrHostServingChanged(),))
         .owns(deployments, owner_kind="InferenceService", owner_group=GROUP)

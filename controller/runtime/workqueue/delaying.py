@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from typing import Generic
 
 import anyio
@@ -46,9 +47,14 @@ class DelayingQueue(Queue[T]):
     """A `Queue` with `add_after`; the owner must run `run` for delayed keys to ever arrive."""
 
     def __init__(
-        self, *, name: str = "", clock: Clock | None = None, metrics_provider: MetricsProvider | None = None
+        self,
+        *,
+        name: str = "",
+        clock: Clock | None = None,
+        metrics_provider: MetricsProvider | None = None,
+        priority_of: Callable[[T], int] | None = None,
     ) -> None:
-        super().__init__(name=name, clock=clock, metrics_provider=metrics_provider)
+        super().__init__(name=name, clock=clock, metrics_provider=metrics_provider, priority_of=priority_of)
         # Entries by deadline; may hold stale entries (live=False), never two live ones for one key.
         self._heap: list[_WaitingEntry[T]] = []
         # The live entry of each waiting key; exactly the keys with a live entry in `_heap`.

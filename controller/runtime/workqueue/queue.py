@@ -8,6 +8,12 @@ Everything runs on one event loop, so the state needs no lock; what client-go do
 done here with a FIFO of per-getter events, so a wake-up goes to the longest waiter and is passed on if that
 waiter is cancelled before it takes its key.
 
+Priority: a queue built with `priority_of` hands out keys of a higher priority first, FIFO within one priority
+(as controller-runtime's priority queue). A key added again while it waits keeps the higher of its priorities,
+and one raised goes to the end of its new priority's line. The controller uses it so that a burst of new objects
+is not kept waiting behind slower follow-up passes of objects already started. Without `priority_of` every key
+has priority 0 and the queue is the plain FIFO.
+
 Shutdown: `get` raises `QueueShutDown` once the queue is shutting down *and* empty. Keys already queued are still
 handed out after a shutdown (as in client-go), so a drain processes them; `add` after shutdown drops the key.
 """
@@ -15,7 +21,7 @@ handed out after a shutdown (as in client-go), so a drain processes them; `add` 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 import anyio
@@ -43,18 +49,28 @@ class Queue(Generic[T]):
     """
 
     def __init__(
-        self, *, name: str = "", clock: Clock | None = None, metrics_provider: MetricsProvider | None = None
+        self,
+        *,
+        name: str = "",
+        clock: Clock | None = None,
+        metrics_provider: MetricsProvider | None = None,
+        priority_of: Callable[[T], int] | None = None,
     ) -> None:
         self._clock: Clock = clock or MonotonicClock()
+        self._priority_of = priority_of
         # A queue without a name has no metrics, as in client-go: two unnamed queues would share one series.
         provider = metrics_provider if (metrics_provider is not None and name) else NOOP_METRICS_PROVIDER
         self._metrics = QueueMetrics(name=name, clock=self._clock, provider=provider)
         self.name = name
-        # Keys waiting for a worker, in order. Every key in `_queue` is also in `_dirty` and not in `_processing`.
-        self._queue: deque[T] = deque()
-        # Keys that need processing: those in `_queue`, plus those re-added while a worker holds them.
-        self._dirty: set[T] = set()
-        # Keys a worker holds (taken by `get`, not yet `done`). A key here is never in `_queue`.
+        # Keys waiting for a worker, one line per priority, in order. A line may hold stale entries (a key since
+        # raised to a higher priority); an entry counts only while `_queued` names its key at that priority.
+        self._lines: dict[int, deque[T]] = {}
+        # Each key waiting for a worker, with its priority: exactly the keys in `_dirty` and not in `_processing`.
+        self._queued: dict[T, int] = {}
+        # Keys that need processing, with the priority they were asked for at: those in `_queued`, plus those
+        # re-added while a worker holds them (queued again at that priority by `done`).
+        self._dirty: dict[T, int] = {}
+        # Keys a worker holds (taken by `get`, not yet `done`). A key here is never in `_queued`.
         self._processing: set[T] = set()
         # Getters blocked on an empty queue, oldest first; each is woken at most once per signal.
         self._getters: deque[anyio.Event] = deque()
@@ -67,7 +83,7 @@ class Queue(Generic[T]):
 
     def __len__(self) -> int:
         """How many keys wait for a worker. Informational only: never gate `add` or `get` on it."""
-        return len(self._queue)
+        return len(self._queued)
 
     @property
     def processing(self) -> int:
@@ -78,18 +94,29 @@ class Queue(Generic[T]):
     def shutting_down(self) -> bool:
         return self._shutting_down
 
-    def add(self, item: T) -> None:
-        """Mark `item` as needing processing; a no-op if it already does or the queue is shutting down."""
+    def add(self, item: T, *, priority: int | None = None) -> None:
+        """Mark `item` as needing processing; a no-op if it already does or the queue is shutting down.
+
+        `priority` defaults to the queue's `priority_of(item)` (0 without one). Adding a key that already needs
+        processing only raises its priority, if the new one is higher.
+        """
         if self._shutting_down:
             return
-        if item in self._dirty:
+        if priority is None:
+            priority = self._priority_of(item) if self._priority_of is not None else 0
+        asked = self._dirty.get(item)
+        if asked is not None:
+            if priority > asked:
+                self._dirty[item] = priority
+                if item in self._queued:
+                    self._enqueue(item, priority)
             return
         self._metrics.add(item)
-        self._dirty.add(item)
+        self._dirty[item] = priority
         if item in self._processing:
             # Its worker re-queues it on `done`; queuing it now would let a second worker take it.
             return
-        self._queue.append(item)
+        self._enqueue(item, priority)
         self._signal_one()
 
     async def get(self) -> T:
@@ -98,7 +125,7 @@ class Queue(Generic[T]):
         Always a checkpoint, so a worker whose reconciles never block cannot starve the other tasks.
         """
         await anyio.lowlevel.checkpoint()
-        while not self._queue:
+        while not self._queued:
             if self._shutting_down:
                 raise QueueShutDown(f"work-queue {self.name!r} is shut down")
             waiter = anyio.Event()
@@ -116,7 +143,7 @@ class Queue(Generic[T]):
 
     def get_nowait(self) -> T:
         """Take the next key without waiting; raise `QueueEmpty` (or `QueueShutDown`) if there is none."""
-        if not self._queue:
+        if not self._queued:
             if self._shutting_down:
                 raise QueueShutDown(f"work-queue {self.name!r} is shut down")
             raise QueueEmpty(f"work-queue {self.name!r} has no key ready")
@@ -126,8 +153,9 @@ class Queue(Generic[T]):
         """Release `item`; if it was re-added while held, queue it again now."""
         self._metrics.done(item)
         self._processing.discard(item)
-        if item in self._dirty:
-            self._queue.append(item)
+        priority = self._dirty.get(item)
+        if priority is not None:
+            self._enqueue(item, priority)
             self._signal_one()
         elif not self._processing and self._drained is not None:
             self._drained.set()
@@ -153,11 +181,27 @@ class Queue(Generic[T]):
                 self._drained = anyio.Event()
             await self._drained.wait()
 
+    def _enqueue(self, item: T, priority: int) -> None:
+        self._queued[item] = priority
+        line = self._lines.get(priority)
+        if line is None:
+            line = self._lines[priority] = deque()
+        line.append(item)
+
     def _take(self) -> T:
-        item = self._queue.popleft()
+        """Pop the first live entry of the highest priority's line; only called while `_queued` is not empty."""
+        while True:
+            priority = max(self._lines)
+            line = self._lines[priority]
+            item = line.popleft()
+            if not line:
+                del self._lines[priority]
+            if self._queued.get(item) == priority:
+                break
+        del self._queued[item]
         self._metrics.get(item)
         self._processing.add(item)
-        self._dirty.discard(item)
+        del self._dirty[item]
         return item
 
     def _signal_one(self) -> None:

@@ -7,6 +7,8 @@ delay, and the limiter's per-key table grows without bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from controller.runtime.clock import Clock, MonotonicClock
 from controller.runtime.workqueue.delaying import DelayingQueue
 from controller.runtime.workqueue.metrics import MetricsProvider
@@ -22,9 +24,10 @@ class RateLimitingQueue(DelayingQueue[T]):
         clock: Clock | None = None,
         rate_limiter: RateLimiter | None = None,
         metrics_provider: MetricsProvider | None = None,
+        priority_of: Callable[[T], int] | None = None,
     ) -> None:
         clock = clock or MonotonicClock()
-        super().__init__(name=name, clock=clock, metrics_provider=metrics_provider)
+        super().__init__(name=name, clock=clock, metrics_provider=metrics_provider, priority_of=priority_of)
         self.rate_limiter: RateLimiter = rate_limiter or default_controller_rate_limiter(clock=clock)
 
     def add_rate_limited(self, item: T) -> None:

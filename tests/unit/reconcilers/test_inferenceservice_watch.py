@@ -3,14 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from api.v1alpha1.well_known import OWNER_ANNOTATION, SERVICE_LABEL
-from controller.builders.labels import label_value
+from controller.builders.labels import label_value, resource_name
 from controller.reconcilers.inferenceservice.watch import (
     BY_MODEL_REF,
     BY_SERVICE_LABEL,
+    FIRST_ROLLOUT_PRIORITY,
     SpecOrHostServingChanged,
     model_ref_index,
     monitoring_services,
     owner_of_dcgm_monitor,
+    rollouts_first,
     service_label_index,
     service_of_pod,
     services_of_model,
@@ -49,6 +51,17 @@ def test_a_pod_with_a_hashed_service_label_maps_back_to_its_service() -> None:
     pod = {"metadata": {"namespace": "ns", "labels": {SERVICE_LABEL: label_value(LONG_NAME)}}}
     assert label_value(LONG_NAME) != LONG_NAME
     assert service_of_pod(store)(pod) == [Request(namespace="ns", name=LONG_NAME)]
+
+
+def test_a_service_without_a_deployment_is_queued_ahead_of_one_that_has_its_deployment() -> None:
+    deployments = Store()
+    deployments.upsert({"metadata": {"name": resource_name(LONG_NAME), "namespace": "ns"}})
+    priority_of = rollouts_first(deployments)
+
+    assert priority_of(Request(namespace="ns", name="new")) == FIRST_ROLLOUT_PRIORITY
+    assert priority_of(Request(namespace="ns", name=LONG_NAME)) == 0
+    assert priority_of(Request(namespace="elsewhere", name=LONG_NAME)) == FIRST_ROLLOUT_PRIORITY
+    assert FIRST_ROLLOUT_PRIORITY > 0
 
 
 def test_a_dcgm_monitor_maps_to_its_owner_by_annotation() -> None:
