@@ -34,6 +34,7 @@ from kubernetes_asyncio import config as k8s_config
 from api.objects import Object, metadata, name_of
 from controller.kube.errors import ConfigUnavailable, ConnectionFailed, RequestTimeout, error_from_status
 from controller.kube.resources import Resource
+from controller.kube.session import api_session, proxy_from_environment
 from controller.kube.watch import WatchStream
 
 JSON = "application/json"
@@ -110,7 +111,13 @@ class KubeClient:
             kubeconfig=kubeconfig, context=context, in_cluster=in_cluster
         )
         configuration.connection_pool_maxsize = UNLIMITED_CONNECTIONS
+        configuration.proxy = configuration.proxy or proxy_from_environment(str(configuration.host))
         api_client = k8s_client.ApiClient(configuration)
+        # The library's own session reads the environment on every request; ours reads it once (see session.py).
+        await api_client.rest_client.pool_manager.close()
+        api_client.rest_client.pool_manager = api_session(
+            configuration, connection_limit=UNLIMITED_CONNECTIONS
+        )
         try:
             yield cls(api_client, timeouts=timeouts, user_agent=user_agent)
         finally:
@@ -302,6 +309,7 @@ class KubeClient:
         await self._api.update_params_for_auth(headers, params, ["BearerToken"])
         session: aiohttp.ClientSession = self._rest.pool_manager
         server_hostname = getattr(self._rest, "server_hostname", None)
+        proxy = getattr(self._rest, "proxy", None)
         try:
             with anyio.fail_after(self.timeouts.request):
                 ws = await session.ws_connect(
@@ -312,6 +320,7 @@ class KubeClient:
                     autoping=True,
                     max_msg_size=0,
                     **({"server_hostname": server_hostname} if server_hostname else {}),
+                    **({"proxy": proxy} if proxy else {}),
                 )
         except TimeoutError:
             raise RequestTimeout(
