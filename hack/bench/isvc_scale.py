@@ -298,6 +298,8 @@ async def rss_run(
                 "all ready": all_ready,
                 "cpu": cpu_seconds(process.pid),
             }
+            # Printed now: deleting thousands of objects afterwards can take longer than the run itself.
+            print(f"  settled: {figures}", flush=True)
             tg.cancel_scope.cancel()
     return figures
 
