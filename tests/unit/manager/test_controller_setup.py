@@ -36,12 +36,12 @@ def test_max_concurrent_reconciles_sets_the_workers_of_both_controllers(controll
 
 
 @pytest.mark.parametrize("controller", CONTROLLERS)
-def test_both_controllers_default_to_the_documented_sixteen_workers(controller: str) -> None:
+def test_both_controllers_default_to_the_documented_thirty_two_workers(controller: str) -> None:
     registry = manager_from([])
     workers = registry.get_sample_value(
         "controller_runtime_max_concurrent_reconciles", {"controller": controller}
     )
-    assert workers == 16
+    assert workers == 32
 
 
 @pytest.mark.parametrize("series", ["llmkube_models", "llmkube_inferenceservices"])
