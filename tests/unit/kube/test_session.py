@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp import web
 
 from controller.kube import KubeClient
 from controller.kube.resources import NAMESPACES
 from controller.kube.session import proxy_from_environment
+from tests.unit.kube.loopback_api import namespace_server, write_kubeconfig
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 
@@ -40,67 +39,28 @@ def test_no_proxy_lists_hosts_that_are_reached_directly(monkeypatch: pytest.Monk
     assert proxy_from_environment("https://api.example:6443") == "http://proxy.corp:3128"
 
 
-async def serve(seen: list[str]) -> AsyncIterator[int]:
-    async def namespace(request: web.Request) -> web.Response:
-        seen.append(str(request.url))
-        return web.json_response({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}})
-
-    app = web.Application()
-    app.router.add_get("/api/v1/namespaces/a", namespace)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield runner.addresses[0][1]
-    finally:
-        await runner.cleanup()
-
-
-def write_kubeconfig(path: Path, server: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "current-context": "t",
-                "contexts": [{"name": "t", "context": {"cluster": "t", "user": "t"}}],
-                "clusters": [{"name": "t", "cluster": {"server": server}}],
-                "users": [{"name": "t", "user": {"token": "x"}}],
-            }
-        )
-    )
-    return path
-
-
 async def test_requests_go_through_the_proxy_the_environment_named_at_connect(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The "proxy" is a loopback server that answers itself; the API server's address is never dialled."""
-    seen: list[str] = []
-    proxy = serve(seen)
-    proxy_port = await anext(proxy)
+    seen: list[web.Request] = []
     # An address in TEST-NET-1 (RFC 5737): the request can only succeed through the proxy.
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", "http://192.0.2.1:8080")
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
-    try:
+    async with namespace_server(seen) as proxy_port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
         async with KubeClient.connect(kubeconfig=kubeconfig) as kube:
             monkeypatch.delenv("HTTP_PROXY")  # read once: a later change does not move the client
             obj = await kube.get(NAMESPACES, "a")
-    finally:
-        await proxy.aclose()
     assert obj["metadata"]["name"] == "a"
-    assert seen == ["http://192.0.2.1:8080/api/v1/namespaces/a"]
+    assert [str(request.url) for request in seen] == ["http://192.0.2.1:8080/api/v1/namespaces/a"]
 
 
 async def test_the_session_does_not_read_the_environment_per_request(tmp_path: Path) -> None:
-    seen: list[str] = []
-    server = serve(seen)
-    port = await anext(server)
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}")
-    try:
+    seen: list[web.Request] = []
+    async with namespace_server(seen) as port:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}")
         async with KubeClient.connect(kubeconfig=kubeconfig) as kube:
             session = kube._rest.pool_manager
             assert session.trust_env is False
             await kube.get(NAMESPACES, "a")
-    finally:
-        await server.aclose()
     assert len(seen) == 1
