@@ -20,6 +20,7 @@ handed out after a shutdown (as in client-go), so a drain processes them; `add` 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -62,11 +63,14 @@ class Queue(Generic[T]):
         provider = metrics_provider if (metrics_provider is not None and name) else NOOP_METRICS_PROVIDER
         self._metrics = QueueMetrics(name=name, clock=self._clock, provider=provider)
         self.name = name
-        # Keys waiting for a worker, one line per priority, in order. A line may hold stale entries (a key since
-        # raised to a higher priority); an entry counts only while `_queued` names its key at that priority.
-        self._lines: dict[int, deque[T]] = {}
-        # Each key waiting for a worker, with its priority: exactly the keys in `_dirty` and not in `_processing`.
-        self._queued: dict[T, int] = {}
+        # Keys waiting for a worker, one line per priority, in order, each entry stamped with a sequence number. A
+        # line may hold stale entries (a key since raised to a higher priority, or taken and queued again); an
+        # entry counts only while `_queued` holds the key with that entry's priority and stamp.
+        self._lines: dict[int, deque[tuple[int, T]]] = {}
+        # Each key waiting for a worker, with its priority and its live entry's stamp: exactly the keys in
+        # `_dirty` and not in `_processing`.
+        self._queued: dict[T, tuple[int, int]] = {}
+        self._stamps = itertools.count()
         # Keys that need processing, with the priority they were asked for at: those in `_queued`, plus those
         # re-added while a worker holds them (queued again at that priority by `done`).
         self._dirty: dict[T, int] = {}
@@ -182,21 +186,22 @@ class Queue(Generic[T]):
             await self._drained.wait()
 
     def _enqueue(self, item: T, priority: int) -> None:
-        self._queued[item] = priority
+        stamp = next(self._stamps)
+        self._queued[item] = (priority, stamp)
         line = self._lines.get(priority)
         if line is None:
             line = self._lines[priority] = deque()
-        line.append(item)
+        line.append((stamp, item))
 
     def _take(self) -> T:
         """Pop the first live entry of the highest priority's line; only called while `_queued` is not empty."""
         while True:
             priority = max(self._lines)
             line = self._lines[priority]
-            item = line.popleft()
+            stamp, item = line.popleft()
             if not line:
                 del self._lines[priority]
-            if self._queued.get(item) == priority:
+            if self._queued.get(item) == (priority, stamp):
                 break
         del self._queued[item]
         self._metrics.get(item)

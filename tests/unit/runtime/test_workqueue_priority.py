@@ -93,6 +93,19 @@ async def test_a_key_raised_and_taken_is_not_handed_out_again_from_its_old_line(
     assert drain(queue) == ["b"]
 
 
+async def test_a_stale_entry_of_a_raised_key_does_not_jump_the_line_when_the_key_is_queued_again() -> None:
+    """Found by the state machine: `a` raised out of the low line left an entry there, ahead of `b`."""
+    queue: Queue[str] = Queue()
+    queue.add("a", priority=-100)
+    queue.add("a", priority=0)
+    assert queue.get_nowait() == "a"
+    queue.add("a", priority=-100)  # while held
+    queue.add("b", priority=-100)
+    queue.done("a")
+
+    assert drain(queue) == ["b", "a"]
+
+
 async def test_delayed_and_rate_limited_adds_take_the_priority_of_the_key() -> None:
     queue: RateLimitingQueue[str] = RateLimitingQueue(priority_of=lambda key: 1 if key == "first" else 0)
     queue.add("later")
