@@ -10,10 +10,15 @@ the throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x. Also 
 average before and after (the figures mean little on a busy machine), and the gateway process's CPU time per
 request, the cost that grows with the number of requests arriving at once.
 
+The gateway runs on the event loop the gateway program runs on (uvloop where installed). On a machine with few
+cores, llama-server's compute threads take every core while a batch runs and the gateway waits for CPU time it
+would have in a cluster (its own pod, a GPU doing the model's work): `--server-threads 1` leaves a core free.
+
 The gateway's route table is filled by hand instead of by informers (no cluster is needed): informers are off
 the request path, so what is measured is exactly what a request goes through.
 
     .venv/bin/python -m hack.bench.gateway [--rounds 7] [--streams 16] [--requests 2] [--max-tokens 64]
+        [--server-threads N]
 """
 
 from __future__ import annotations
@@ -164,6 +169,7 @@ def serve(upstream: str, *, port: int, slots: int) -> None:
     import aiohttp
     from prometheus_client import CollectorRegistry
 
+    from llmkube.gateway.event_loop import backend_options
     from llmkube.gateway.keys import NoKeys
     from llmkube.gateway.metrics import GatewayMetrics
     from llmkube.gateway.options import GatewayOptions
@@ -209,7 +215,7 @@ def serve(upstream: str, *, port: int, slots: int) -> None:
             await ApiServer(proxy.application(), host="127.0.0.1", port=port).run()
 
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(run, backend="asyncio")
+        anyio.run(run, backend="asyncio", backend_options=backend_options())
 
 
 def main() -> int:
@@ -225,6 +231,13 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--requests", type=int, default=2, help="requests per stream and round")
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=0,
+        help="llama-server's --threads and --threads-batch (default: its own choice, every core); 1 leaves the "
+        "other core to the clients and the gateway, as a GPU node leaves its CPUs to the gateway's pod",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON as well")
     args = parser.parse_args()
     if args.command == "serve":
@@ -242,6 +255,9 @@ def main() -> int:
         "--cache-ram",
         "0",
     )
+    if args.server_threads:
+        threads = str(args.server_threads)
+        server_args += ("--threads", threads, "--threads-batch", threads)
     print(f"machine: {machine()}; load average before: {load_average()}", flush=True)
     gateway_cpu = 0.0
     with (

@@ -30,6 +30,7 @@ from controller.kube.resources import ENDPOINT_SLICES, INFERENCE_SERVICES
 from controller.runtime.informer import Informer
 from controller.runtime.logs import configure_logging
 from controller.runtime.manager import CacheSyncTimeout, Manager, ManagerOptions
+from llmkube.gateway import event_loop
 from llmkube.gateway.keys import ServiceKeys
 from llmkube.gateway.metrics import GatewayMetrics
 from llmkube.gateway.options import GatewayOptions, parse_options
@@ -145,6 +146,7 @@ async def run_gateway(
                 selector=options.selector or "",
                 bind=f"{options.host}:{options.port}",
                 queue_size=options.queue_size,
+                event_loop=event_loop.loop_name(),
             )
 
             async with anyio.create_task_group() as tg:
@@ -162,7 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
     configure_logging(level=options.log_level, json=options.log_format == "json")
     try:
-        anyio.run(functools.partial(run_gateway, options, handle_signals=True), backend="asyncio")
+        anyio.run(
+            functools.partial(run_gateway, options, handle_signals=True),
+            backend="asyncio",
+            backend_options=event_loop.backend_options(),
+        )
     except CacheSyncTimeout as exc:
         log.error("caches did not sync", error=str(exc))
         return 1
