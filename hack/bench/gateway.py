@@ -244,7 +244,7 @@ def main() -> int:
         serve(args.upstream, port=args.port, slots=args.slots)
         return 0
 
-    server_args = (
+    server_args: tuple[str, ...] = (
         "--metrics",
         "--alias",
         MODEL,
