@@ -146,7 +146,7 @@ async def run_gateway(
                 selector=options.selector or "",
                 bind=f"{options.host}:{options.port}",
                 queue_size=options.queue_size,
-                event_loop=event_loop.loop_name(),
+                event_loop=event_loop.running_loop_name(),
             )
 
             async with anyio.create_task_group() as tg:

@@ -9,6 +9,7 @@ behaves the same, only slower.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 
 
@@ -21,5 +22,6 @@ def backend_options() -> dict[str, bool]:
     return {"use_uvloop": uvloop_installed()}
 
 
-def loop_name() -> str:
-    return "uvloop" if uvloop_installed() else "asyncio"
+def running_loop_name() -> str:
+    """The loop this code runs on ("uvloop" or "asyncio"), as the log reports it; call inside the loop."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
