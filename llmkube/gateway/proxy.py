@@ -21,6 +21,11 @@ service gets none, so a key meant for one service is never shown to another.
 A client that disconnects cancels its handler (the server runs with handler cancellation on), which closes the
 upstream connection mid-answer; llama-server notices the closed socket and frees the slot. Requests held
 through a wake carry `llmkube-wake-seconds` in their response headers.
+
+Every answer that reaches a server says where its time went in a `Server-Timing` header (the W3C header that
+browsers' developer tools and HTTP clients show): `queue` is the wait for admission, `upstream` the time from
+the gateway sending the request to the server's first byte (its prompt processing and its own queue). A client's
+time to first byte minus those two is what the gateway itself added.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from llmkube.gateway.options import GatewayOptions
 from llmkube.gateway.prompt import BadRequest, RoutedRequest, parse_request, sticky_key
 from llmkube.gateway.routes import Route, Upstream, parse_time
 from llmkube.gateway.table import RouteTable, ServiceState
+from llmkube.gateway.timing import TIMING_HEADER, server_timing
 
 log = structlog.get_logger(__name__)
 
@@ -205,7 +211,13 @@ class Proxy:
                 try:
                     woke = waited and _woke_during(state, arrived_wall)
                     response = await self._forward(
-                        request, raw=raw, routed=routed, state=state, woke=woke, api_key=api_key
+                        request,
+                        raw=raw,
+                        routed=routed,
+                        state=state,
+                        woke=woke,
+                        api_key=api_key,
+                        queued=waited_s,
                     )
                 finally:
                     state.last_request = time.time()
@@ -235,6 +247,7 @@ class Proxy:
         state: ServiceState,
         woke: bool,
         api_key: str | None,
+        queued: float,
     ) -> web.StreamResponse:
         route = state.route
         refused: set[str] = set()
@@ -254,6 +267,7 @@ class Proxy:
                     state=state,
                     woke=woke,
                     api_key=api_key,
+                    queued=queued,
                 )
             except aiohttp.ClientConnectorError as exc:
                 # Nothing reached the server: another replica may take it.
@@ -298,6 +312,7 @@ class Proxy:
         state: ServiceState,
         woke: bool,
         api_key: str | None,
+        queued: float,
     ) -> web.StreamResponse:
         """Send the request to one replica and pass its answer through; errors before the answer starts are
         aiohttp's (the caller may try elsewhere), errors after it drop the client's connection."""
@@ -321,7 +336,7 @@ class Proxy:
             if answer.content_length is not None:
                 response.content_length = answer.content_length
             try:
-                await self._pass_through(request, answer, response, route=route, sent=sent)
+                await self._pass_through(request, answer, response, route=route, sent=sent, queued=queued)
             except _ClientGone:
                 log.debug("client went away in the middle of an answer", service=route.key)
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -348,6 +363,7 @@ class Proxy:
         *,
         route: Route,
         sent: float,
+        queued: float,
     ) -> None:
         """Every chunk to the client as soon as it arrives: no buffering, so streams stay token by token."""
         first = True
@@ -356,9 +372,11 @@ class Proxy:
                 first = False
                 ttft = time.monotonic() - sent
                 self._metrics.upstream_ttft.labels(route.namespace, route.name).observe(ttft)
+                response.headers[TIMING_HEADER] = server_timing(queued=queued, upstream=ttft)
                 await _to_client(response.prepare(request))
             await _to_client(response.write(chunk))
         if first:
+            response.headers[TIMING_HEADER] = server_timing(queued=queued, upstream=time.monotonic() - sent)
             await _to_client(response.prepare(request))
         await _to_client(response.write_eof())
 

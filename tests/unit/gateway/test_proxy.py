@@ -19,6 +19,7 @@ from llmkube.gateway.proxy import WAKE_HEADER, Proxy
 from llmkube.gateway.routes import Route, Upstream
 from llmkube.gateway.server import ApiServer
 from llmkube.gateway.table import RouteTable, ServiceState
+from llmkube.gateway.timing import TIMING_HEADER, parse_server_timing
 from tests.unit.gateway.conftest import route
 from tests.unit.gateway.fake_upstream import FakeUpstream
 
@@ -155,6 +156,35 @@ async def test_a_stream_reaches_the_client_chunk_by_chunk(upstream: FakeUpstream
     assert received[2].endswith(b"data: [DONE]\n\n")
     assert response.headers["Content-Type"] == "text/event-stream"
     assert upstream.seen[0].headers["Connection"] == "close"
+
+
+async def test_an_answer_says_how_long_the_server_took_to_its_first_byte(upstream: FakeUpstream) -> None:
+    upstream.hold = anyio.Event()
+    body = {"model": "chat", "stream": True, "messages": []}
+    async with (
+        running_gateway(served_by(upstream)) as gateway,
+        aiohttp.ClientSession() as session,
+        anyio.create_task_group() as tg,
+    ):
+
+        async def answer_late() -> None:
+            await anyio.sleep(0.2)
+            assert upstream.hold is not None
+            upstream.hold.set()
+            for _ in range(2):
+                upstream.release.put_nowait(None)
+
+        sent = time.monotonic()
+        tg.start_soon(answer_late)
+        async with session.post(gateway.url + "/v1/chat/completions", json=body) as response:
+            await response.content.readany()
+            first_byte_ms = (time.monotonic() - sent) * 1000
+            timing = parse_server_timing(response.headers[TIMING_HEADER])
+            await response.read()
+
+    assert set(timing) == {"queue", "upstream"}
+    assert 0 <= timing["queue"] < 100  # a free slot: admitted at once
+    assert 200 <= timing["upstream"] <= first_byte_ms
 
 
 async def test_a_client_that_disconnects_cancels_the_upstream_request(upstream: FakeUpstream) -> None:
