@@ -10,10 +10,19 @@ namespace (a cache claim and volume, wide fake nodes; see hack.bench.scale_env) 
 
 - controller: the controller (a child process) and 200 services created at once (32 creates in flight) on one
   Ready Model. Per service: create -> Deployment exists, create -> Ready; the controller's CPU and peak RSS.
-- write limit: no controller. The load generator writes, right after creating each service (in the same one of
-  its 32 tasks), the same three objects the controller would (its Deployment and Service by server-side apply, then its status), built by
-  the same builders, as fast as the API server takes them. This is what an ideal controller could reach on this
-  machine; the controller's create -> Deployment exists p99 is reported as a ratio to it.
+- write limit: no controller; an ideal one in the load generator, with nothing between the API server and its
+  writes. The same 200 creates go out the same way (32 in flight, each task free again once its create returns);
+  every create's answer goes straight to a pool of `--limit-writers` writer tasks (by default the count that
+  was quickest here) that write the same three objects the controller would, built by the same builders: each
+  service's Deployment (server-side apply), then, once no Deployment is waiting, its Service and status. No
+  watch, cache, queue or reconcile stands between a create and its Deployment write, and Deployments go first:
+  what a controller without overhead reaches on this burst and machine. The controller's create -> Deployment
+  exists p99 is reported as a ratio to it. (Not a strict bound for one run: its writes start at once and share
+  the API server with the creates still going out, so a controller whose writes lag can come out ahead.)
+- paced write limit (`--paced-limit`, the first definition): each of the 32 create tasks writes its service's
+  three objects itself before it creates the next service. That paces the creates by the writes, so no service
+  waits behind the burst: it measures one service's write time under load, not the limit for a burst, and is
+  printed for comparison with the figures measured with it.
 
 `rss` creates `--services` services, each with its own Ready Model, waits until every one reports Ready (pods
 included with `--replicas 1`), lets the controller settle, and reads its resident memory; `--runs` times. With
@@ -24,6 +33,7 @@ status written): how 10,000 services are measured here, where kube-controller-ma
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import secrets
@@ -45,7 +55,7 @@ from controller.builders.deployment import desired_deployment
 from controller.builders.inferenceservice_status import Placement, service_verdict, status_change
 from controller.builders.labels import object_name, selector_string
 from controller.builders.service import desired_service, service_endpoint
-from controller.config import ControllerConfig
+from controller.config import DEFAULT_MAX_CONCURRENT_RECONCILES, ControllerConfig
 from controller.kube import KubeClient, NotFound
 from controller.kube.resources import DEPLOYMENTS, INFERENCE_SERVICES, NAMESPACES, SERVICES
 from controller.reconcilers.apply import Applier
@@ -65,6 +75,8 @@ from hack.bench.scale_env import (
 )
 
 CREATE_CONCURRENCY = 32
+#: The write limit's writers: the count that put its last Deployment out soonest here (docs/benchmarks.md).
+LIMIT_WRITERS = 64
 SETTLE_SECONDS = 10.0
 NAMESPACE_GONE_SECONDS = 300.0
 MiB = 2**20
@@ -102,7 +114,7 @@ def is_settled_at_zero(obj: dict[str, Any]) -> bool:
 
 
 class IdealWriter:
-    """What a controller with no overhead at all would write for a new service: Deployment, Service, status."""
+    """What a controller with no overhead at all writes for a new service: Deployment, then Service and status."""
 
     def __init__(self, kube: KubeClient, model: dict[str, Any]) -> None:
         self._applier = Applier(kube, field_manager=ControllerConfig().field_manager)
@@ -110,10 +122,19 @@ class IdealWriter:
         self._config = ControllerConfig()
 
     async def write(self, created: dict[str, Any]) -> None:
+        written = await self.write_deployment(created)
+        await self.write_rest(created, written)
+
+    async def write_deployment(self, created: dict[str, Any]) -> dict[str, Any]:
         isvc = from_wire(created, InferenceService)
         deployment = desired_deployment(isvc=isvc, model=self._model, config=self._config)
         assert deployment is not None, "bench services run on CPU nodes"
         written = await self._applier.ensure(DEPLOYMENTS, deployment, None)
+        assert written is not None, "a new service has no Deployment to match"
+        return written
+
+    async def write_rest(self, created: dict[str, Any], written: dict[str, Any]) -> None:
+        isvc = from_wire(created, InferenceService)
         await self._applier.ensure(SERVICES, desired_service(isvc), None)
         placement = Placement(selector=selector_string(object_name(isvc)), endpoint=service_endpoint(isvc))
         verdict = service_verdict(model_name=isvc.spec.model_ref.name, model=self._model, deployment=written)
@@ -121,6 +142,41 @@ class IdealWriter:
             raw_status=None, verdict=verdict, placement=placement, generation=1, now=datetime.now(UTC)
         )
         await self._applier.ensure_status(INFERENCE_SERVICES, {**created, "status": {}}, change.desired)
+
+
+class IdealController:
+    """The write limit for a burst: writer tasks fed by the creates' answers, Deployments before anything else.
+
+    `take` hands a created service over without waiting (the create task is free for the next create at once);
+    `run` is the pool. A writer takes a waiting Deployment first, else a written Deployment's Service and status.
+    """
+
+    def __init__(self, writer: IdealWriter, *, workers: int) -> None:
+        self._writer = writer
+        self._workers = workers
+        self._deployments: collections.deque[dict[str, Any]] = collections.deque()
+        self._rest: collections.deque[tuple[dict[str, Any], dict[str, Any]]] = collections.deque()
+        self._waiting = anyio.Semaphore(0)
+
+    async def take(self, created: dict[str, Any]) -> None:
+        self._deployments.append(created)
+        self._waiting.release()
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(self._workers):
+                tg.start_soon(self._work)
+
+    async def _work(self) -> None:
+        while True:
+            await self._waiting.acquire()
+            if self._deployments:
+                created = self._deployments.popleft()
+                written = await self._writer.write_deployment(created)
+                self._rest.append((created, written))
+                self._waiting.release()
+            else:
+                await self._writer.write_rest(*self._rest.popleft())
 
 
 @contextlib.asynccontextmanager
@@ -161,7 +217,10 @@ async def create_services(
     replicas: int,
     created: dict[str, float],
     then: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+    paced: bool = False,
 ) -> None:
+    """`then` is called with each create's answer: inside the create's slot when `paced` (the next create waits
+    for it), after the slot is free otherwise."""
     limiter = anyio.CapacityLimiter(CREATE_CONCURRENCY)
 
     async def create(name: str) -> None:
@@ -170,8 +229,10 @@ async def create_services(
             obj = await kube.create(
                 INFERENCE_SERVICES, service_manifest(name, namespace, model=model_of(name), replicas=replicas)
             )
-            if then is not None:
+            if then is not None and paced:
                 await then(obj)
+        if then is not None and not paced:
+            await then(obj)
 
     async with anyio.create_task_group() as tg:
         for name in names:
@@ -184,10 +245,13 @@ async def burst_run(
     *,
     count: int,
     workers: int | None,
-    ideal: bool,
+    kind: str,
     until_ready: bool = True,
+    writers: int = DEFAULT_MAX_CONCURRENT_RECONCILES,
 ) -> dict[str, float]:
-    """One burst of `count` services, served by the controller or (ideal) by the load generator itself."""
+    """One burst of `count` services, served by the controller (`kind` "controller") or by the load generator
+    itself ("limit": the ideal controller, "paced": the paced write limit)."""
+    ideal = kind != "controller"
     async with bench_namespace(kube, kubeconfig, "bench-burst") as namespace:
         print(
             f"  namespace {namespace} (hack.bench.burst_timeline reads its writes from the audit log)",
@@ -212,7 +276,13 @@ async def burst_run(
                 await deployments.wait_synced()
                 await services.wait_synced()
                 await anyio.sleep(3)  # the namespace's first writes settle before the burst
-                writer = IdealWriter(kube, model).write if ideal else None
+                writer: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+                if kind == "paced":
+                    writer = IdealWriter(kube, model).write
+                elif kind == "limit":
+                    pool = IdealController(IdealWriter(kube, model), workers=writers)
+                    tg.start_soon(pool.run)
+                    writer = pool.take
                 cpu_at_start = cpu_seconds(process.pid) if process is not None else 0.0
                 started = time.monotonic()
                 await create_services(
@@ -223,11 +293,12 @@ async def burst_run(
                     replicas=1,
                     created=created,
                     then=writer,
+                    paced=kind == "paced",
                 )
+                figures: dict[str, float] = {"creates": time.monotonic() - started}
                 with anyio.fail_after(900):
                     while len(deployed.times) < count:  # noqa: ASYNC110 - informer state, no event to await
                         await anyio.sleep(0.1)
-                figures: dict[str, float] = {}
                 if process is not None:
                     # The controller's CPU seconds from the first create until the last Deployment exists.
                     figures["cpu burst"] = cpu_seconds(process.pid) - cpu_at_start
@@ -335,30 +406,41 @@ async def bench(arguments: argparse.Namespace) -> None:
                 print(f"  run: {runs[-1]} (load {load_average()})", flush=True)
             report(f"RSS, {arguments.services} services (replicas {arguments.replicas}) settled", runs)
             return
-        ours: list[dict[str, float]] = []
-        limit: list[dict[str, float]] = []
+        kinds = ["limit"] + ([] if arguments.limit_only else ["controller"])
+        kinds += ["paced"] if arguments.paced_limit else []
+        titles = {"limit": "write limit", "controller": "controller", "paced": "paced write limit"}
+        bursts: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for _ in range(arguments.runs):
-            for ideal, into in ((True, limit), (False, ours)):
-                into.append(
+            for kind in kinds:
+                bursts[kind].append(
                     await burst_run(
                         kube,
                         arguments.kubeconfig,
                         count=arguments.services,
                         workers=arguments.workers,
-                        ideal=ideal,
+                        kind=kind,
                         until_ready=not arguments.deployments_only,
+                        writers=arguments.limit_writers,
                     )
                 )
-                print(
-                    f"  {'write limit' if ideal else 'controller'}: {into[-1]} (load {load_average()})",
-                    flush=True,
-                )
-        limit_medians = report(f"write limit, {arguments.services} services", limit)
-        our_medians = report(
-            f"controller, {arguments.services} services, workers {arguments.workers or 'default'}", ours
-        )
-        ratio = our_medians["deployment p99"] / limit_medians["deployment p99"]
+                print(f"  {titles[kind]}: {bursts[kind][-1]} (load {load_average()})", flush=True)
+        workers = arguments.workers or DEFAULT_MAX_CONCURRENT_RECONCILES
+        tasks = {
+            "limit": f"{arguments.limit_writers} writers",
+            "controller": f"{workers} workers",
+            "paced": "",
+        }
+        medians = {
+            kind: report(f"{titles[kind]}, {arguments.services} services, {tasks[kind]}", bursts[kind])
+            for kind in kinds
+        }
+        if arguments.limit_only:
+            return
+        ratio = medians["controller"]["deployment p99"] / medians["limit"]["deployment p99"]
         print(f"create -> Deployment exists p99, controller / write limit: {ratio:.2f}")
+        if "paced" in medians:
+            paced = medians["controller"]["deployment p99"] / medians["paced"]["deployment p99"]
+            print(f"  (controller / paced write limit: {paced:.2f})")
     print(f"load average at end: {load_average()}")
 
 
@@ -377,6 +459,18 @@ def main() -> int:
         help="burst: end each controller run once every Deployment exists (quicker; no Ready figures)",
     )
     parser.add_argument("--workers", type=int, help="the controller's workers (default: its own default)")
+    parser.add_argument(
+        "--limit-writers",
+        type=int,
+        default=LIMIT_WRITERS,
+        help=f"the write limit's writer tasks (default {LIMIT_WRITERS}, its quickest here)",
+    )
+    parser.add_argument("--limit-only", action="store_true", help="burst: run only the write limit")
+    parser.add_argument(
+        "--paced-limit",
+        action="store_true",
+        help="burst: also run the paced write limit (each create task writes its service before the next create)",
+    )
     parser.add_argument("--controller", metavar="NAMESPACE", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.kubeconfig is None:
