@@ -2,13 +2,19 @@
 
 Not a test. One real llama-server (SmolLM2-135M, `--parallel` = streams, the operator's flags) is asked the same
 way twice per round: directly, and through `llmkube-gateway`'s proxy running in its own process (as it runs in
-a pod). Each side of a round is `--streams` concurrent clients sending `--requests` streamed requests each; the
-order alternates every round (direct first, then gateway first) so drift in the machine's load falls on both.
-Per side and round: TTFT p50 (request sent to first content token, as the client sees it) and throughput
-(completion tokens / wall time). Reported: medians over the rounds, the added TTFT p50 (gateway - direct) and
-the throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x. Also printed: the machine, its load
-average before and after (the figures mean little on a busy machine), and the gateway process's CPU time per
-request, the cost that grows with the number of requests arriving at once.
+a pod). The order alternates every round (direct first, then gateway first) so drift in the machine's load falls
+on both. `--arrivals` picks how the `--streams` concurrent clients send (hack.bench.gateway_client): `steady`
+keeps them busy for `--phase-seconds`, requests arriving one by one as concurrent users' do; `burst` sends them
+all at the same instant, `--requests` times in step, the worst case for one event loop.
+
+Reported: medians over the rounds of each side's TTFT p50 (request sent to first content token, as the client
+sees it) and throughput (completion tokens / wall time); the added TTFT p50 (gateway - direct) and the
+throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x. The direct-versus-gateway difference
+moves by tens of milliseconds between rounds with which prompts llama-server batches together, so the gateway's
+own time is also measured per request, independent of the server: the client's time to the first byte minus
+the queue and upstream times the gateway reports in its `Server-Timing` header (p50 and p90 over every request
+through it). Also printed: the machine, its load average before and after, and the gateway process's CPU time
+per request.
 
 The gateway runs on the event loop the gateway program runs on (uvloop where installed). On a machine with few
 cores, llama-server's compute threads take every core while a batch runs and the gateway waits for CPU time it
@@ -17,8 +23,8 @@ would have in a cluster (its own pod, a GPU doing the model's work): `--server-t
 The gateway's route table is filled by hand instead of by informers (no cluster is needed): informers are off
 the request path, so what is measured is exactly what a request goes through.
 
-    .venv/bin/python -m hack.bench.gateway [--rounds 7] [--streams 16] [--requests 2] [--max-tokens 64]
-        [--server-threads N]
+    .venv/bin/python -m hack.bench.gateway [--arrivals steady|burst] [--rounds 7] [--streams 16]
+        [--phase-seconds 20] [--requests 2] [--max-tokens 64] [--server-threads N]
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -35,64 +42,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
 
+from hack.bench.gateway_client import Side, burst, chat_body, steady
 from hack.llama_fixture import free_loopback_port, running_llama_server
-from llmkube.inference import ChatMessage, ChatRequest, open_chat_client
 
 REPO = Path(__file__).resolve().parents[2]
 
 MODEL = "bench"
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 PER_SLOT_CONTEXT = 512
-
-
-@attrs.frozen(kw_only=True)
-class Side:
-    ttft_p50_ms: float
-    tokens_per_s: float
-    requests: int
-    errors: int
-
-
-async def load(url: str, *, streams: int, requests: int, max_tokens: int) -> Side:
-    request = ChatRequest(
-        messages=(ChatMessage(role="user", content=PROMPT),),
-        model=MODEL,
-        max_tokens=max_tokens,
-        temperature=0.0,
-        stream=True,
-    )
-    ttfts: list[float] = []
-    tokens = 0
-    errors = 0
-    async with open_chat_client(url, idle_timeout_s=300) as client:
-
-        async def one_client() -> None:
-            nonlocal tokens, errors
-            for _ in range(requests):
-                try:
-                    completion = await client.complete(request)
-                except Exception:
-                    errors += 1
-                    continue
-                if completion.ttft_s is not None:
-                    ttfts.append(completion.ttft_s)
-                tokens += completion.completion_tokens
-
-        started = time.perf_counter()
-        async with anyio.create_task_group() as tg:
-            for _ in range(streams):
-                tg.start_soon(one_client)
-        wall = time.perf_counter() - started
-    return Side(
-        ttft_p50_ms=statistics.median(ttfts) * 1000 if ttfts else float("nan"),
-        tokens_per_s=tokens / wall,
-        requests=len(ttfts),
-        errors=errors,
-    )
 
 
 def machine() -> str:
@@ -227,9 +189,13 @@ def main() -> int:
     serving.add_argument("--upstream", required=True)
     serving.add_argument("--port", type=int, required=True)
     serving.add_argument("--slots", type=int, required=True)
+    parser.add_argument("--arrivals", choices=["steady", "burst"], default="steady")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--phase-seconds", type=float, default=20.0, help="steady: how long each side of a round runs"
+    )
     parser.add_argument("--streams", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=2, help="requests per stream and round")
+    parser.add_argument("--requests", type=int, default=2, help="burst: requests per stream and round")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument(
         "--server-threads",
@@ -259,6 +225,7 @@ def main() -> int:
         threads = str(args.server_threads)
         server_args += ("--threads", threads, "--threads-batch", threads)
     print(f"machine: {machine()}; load average before: {load_average()}", flush=True)
+    body = chat_body(model=MODEL, prompt=PROMPT, max_tokens=args.max_tokens)
     gateway_cpu = 0.0
     with (
         running_llama_server(extra_args=server_args) as direct,
@@ -266,16 +233,27 @@ def main() -> int:
     ):
         targets = {"direct": direct, "gateway": gw.url}
 
+        def warm(name: str) -> Side:
+            return anyio.run(lambda: burst(targets[name], body, streams=args.streams, requests=1))
+
+        # Warm-up: load the model's pages, fill the prompt cache, open the paths; and time one request.
+        request_s = statistics.median(s.duration_s for name in targets for s in warm(name).samples)
+
         def measure(name: str) -> Side:
+            if args.arrivals == "burst":
+                return anyio.run(
+                    lambda: burst(targets[name], body, streams=args.streams, requests=args.requests)
+                )
             return anyio.run(
-                lambda: load(
-                    targets[name], streams=args.streams, requests=args.requests, max_tokens=args.max_tokens
-                ),
-                backend="asyncio",
+                lambda: steady(
+                    targets[name],
+                    body,
+                    streams=args.streams,
+                    seconds=args.phase_seconds,
+                    request_s=request_s,
+                )
             )
 
-        for name in targets:  # warm-up: load the model's pages, fill the prompt cache, open the paths
-            measure(name)
         results: dict[str, list[Side]] = {"direct": [], "gateway": []}
         for round_ in range(args.rounds):
             order = ["direct", "gateway"] if round_ % 2 == 0 else ["gateway", "direct"]
@@ -287,10 +265,30 @@ def main() -> int:
                 results[name].append(side)
                 print(
                     f"round {round_ + 1} {name:8s} TTFT p50 {side.ttft_p50_ms:7.1f} ms  "
-                    f"{side.tokens_per_s:7.1f} tok/s  ({side.requests} ok, {side.errors} failed)",
+                    f"{side.tokens_per_s:7.1f} tok/s  ({len(side.samples)} ok, {side.errors} failed)",
                     flush=True,
                 )
+    summary = summarize(results, args=args, gateway_cpu=gateway_cpu, request_s=request_s)
+    print(
+        f"\n{args.arrivals} arrivals, medians over {args.rounds} rounds at {args.streams} streams: "
+        f"TTFT p50 direct {summary['direct']['ttft_p50_ms']:.1f} ms, "
+        f"gateway {summary['gateway']['ttft_p50_ms']:.1f} ms "
+        f"(added {summary['added_ttft_p50_ms']:+.1f} ms; paired per round "
+        f"{summary['added_ttft_p50_ms_paired_median']:+.1f} ms); gateway's own time to first byte p50 "
+        f"{summary['gateway_own_ms_p50']:.2f} ms, p90 {summary['gateway_own_ms_p90']:.2f} ms over "
+        f"{summary['gateway_requests']} requests; throughput direct {summary['direct']['tokens_per_s']:.1f} "
+        f"tok/s, gateway {summary['gateway']['tokens_per_s']:.1f} tok/s (ratio {summary['throughput_ratio']:.3f}); "
+        f"gateway CPU {summary['gateway_cpu_ms_per_request']:.2f} ms per request; "
+        f"load average after: {summary['load_average_after']}"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0 if summary["errors"] == 0 else 1
 
+
+def summarize(
+    results: dict[str, list[Side]], *, args: argparse.Namespace, gateway_cpu: float, request_s: float
+) -> dict[str, Any]:
     direct_ttft = statistics.median(s.ttft_p50_ms for s in results["direct"])
     gateway_ttft = statistics.median(s.ttft_p50_ms for s in results["gateway"])
     direct_tput = statistics.median(s.tokens_per_s for s in results["direct"])
@@ -298,33 +296,35 @@ def main() -> int:
     paired = statistics.median(
         g.ttft_p50_ms - d.ttft_p50_ms for d, g in zip(results["direct"], results["gateway"], strict=True)
     )
-    gateway_requests = sum(s.requests + s.errors for s in results["gateway"])
-    cpu_per_request_ms = gateway_cpu / max(1, gateway_requests) * 1000
-    summary = {
+    own = sorted(
+        ms for side in results["gateway"] for s in side.samples if (ms := s.gateway_own_ms) is not None
+    )
+    gateway_requests = sum(len(s.samples) + s.errors for s in results["gateway"])
+    return {
         "machine": machine(),
         "load_average_after": load_average(),
-        "gateway_cpu_ms_per_request": round(cpu_per_request_ms, 2),
+        "arrivals": args.arrivals,
         "streams": args.streams,
         "rounds": args.rounds,
-        "requests_per_side_and_round": args.streams * args.requests,
+        "request_seconds_warm": round(request_s, 3),
         "max_tokens": args.max_tokens,
         "direct": {"ttft_p50_ms": round(direct_ttft, 2), "tokens_per_s": round(direct_tput, 1)},
         "gateway": {"ttft_p50_ms": round(gateway_ttft, 2), "tokens_per_s": round(gateway_tput, 1)},
         "added_ttft_p50_ms": round(gateway_ttft - direct_ttft, 2),
         "added_ttft_p50_ms_paired_median": round(paired, 2),
+        "gateway_own_ms_p50": round(quantile(own, 0.5), 3),
+        "gateway_own_ms_p90": round(quantile(own, 0.9), 3),
+        "gateway_requests": gateway_requests,
         "throughput_ratio": round(gateway_tput / direct_tput, 3),
+        "gateway_cpu_ms_per_request": round(gateway_cpu / max(1, gateway_requests) * 1000, 2),
         "errors": sum(s.errors for side in results.values() for s in side),
     }
-    print(
-        f"\nmedians over {args.rounds} rounds at {args.streams} streams: TTFT p50 direct {direct_ttft:.1f} ms, "
-        f"gateway {gateway_ttft:.1f} ms (added {gateway_ttft - direct_ttft:+.1f} ms; paired {paired:+.1f} ms); "
-        f"throughput direct {direct_tput:.1f} tok/s, gateway {gateway_tput:.1f} tok/s "
-        f"(ratio {gateway_tput / direct_tput:.3f}); gateway CPU {cpu_per_request_ms:.2f} ms per request; "
-        f"load average after: {load_average()}"
-    )
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    return 0 if summary["errors"] == 0 else 1
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 if __name__ == "__main__":

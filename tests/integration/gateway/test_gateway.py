@@ -14,6 +14,7 @@ import pytest
 from controller.kube import KubeClient
 from llmkube.agent import AgentOptions
 from llmkube.gateway import GatewayOptions, RunningGateway
+from llmkube.gateway.timing import TIMING_HEADER, parse_server_timing
 from tests.integration.agent.helpers import eventually, running_agent
 from tests.integration.gateway.stack import (
     create_service,
@@ -66,16 +67,20 @@ async def test_a_streamed_answer_arrives_in_pieces_through_the_gateway(
     await create_service(kube, namespace, "beta")
     async with running_agent(agent_options), running_gateway(gateway_options) as gateway:
         await routable(gateway, namespace, "beta")
-        stream = await client_for(gateway).chat.completions.create(
+        raw = await client_for(gateway).chat.completions.with_raw_response.create(
             model="beta", messages=QUESTION, max_tokens=16, stream=True
         )
-        chunks = [chunk async for chunk in stream]
+        chunks = [chunk async for chunk in raw.parse()]
         ttft_count = sample(gateway, "llmkube_gateway_upstream_ttft_seconds_count", namespace, "beta")
 
     pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert len(pieces) > 1
     assert {c.model for c in chunks} == {"beta"}
     assert ttft_count == 1
+    # The server's share of the wait, as the client sees it in the answer's headers.
+    timing = parse_server_timing(raw.headers[TIMING_HEADER])
+    assert timing["upstream"] > 0
+    assert timing["queue"] >= 0
 
 
 async def test_the_model_list_shows_every_service_with_its_phase(
