@@ -24,8 +24,9 @@ through a wake carry `llmkube-wake-seconds` in their response headers.
 
 Every answer that reaches a server says where its time went in a `Server-Timing` header (the W3C header that
 browsers' developer tools and HTTP clients show): `queue` is the wait for admission, `upstream` the time from
-the gateway sending the request to the server's first byte (its prompt processing and its own queue). A client's
-time to first byte minus those two is what the gateway itself added.
+the gateway starting its request to the server (connecting included) to the server's first byte (mostly its
+prompt processing and its own queue). A client's time to first byte minus those two is what the gateway itself
+added, less the connect.
 """
 
 from __future__ import annotations
