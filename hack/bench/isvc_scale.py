@@ -43,7 +43,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from prometheus_client import CollectorRegistry
@@ -77,6 +77,8 @@ from hack.bench.scale_env import (
 CREATE_CONCURRENCY = 32
 #: The write limit's writers: the count that put its last Deployment out soonest here (docs/benchmarks.md).
 LIMIT_WRITERS = 64
+
+BurstKind = Literal["limit", "controller", "paced"]
 SETTLE_SECONDS = 10.0
 NAMESPACE_GONE_SECONDS = 300.0
 MiB = 2**20
@@ -245,13 +247,12 @@ async def burst_run(
     *,
     count: int,
     workers: int | None,
-    kind: str,
+    kind: BurstKind,
     until_ready: bool = True,
-    writers: int = DEFAULT_MAX_CONCURRENT_RECONCILES,
+    writers: int = LIMIT_WRITERS,
 ) -> dict[str, float]:
     """One burst of `count` services, served by the controller (`kind` "controller") or by the load generator
     itself ("limit": the ideal controller, "paced": the paced write limit)."""
-    ideal = kind != "controller"
     async with bench_namespace(kube, kubeconfig, "bench-burst") as namespace:
         print(
             f"  namespace {namespace} (hack.bench.burst_timeline reads its writes from the audit log)",
@@ -268,7 +269,7 @@ async def burst_run(
         names = [f"svc-{i:04d}" for i in range(count)]
         async with contextlib.AsyncExitStack() as stack:
             process = None
-            if not ideal:
+            if kind == "controller":
                 process = await stack.enter_async_context(controller_process(kubeconfig, namespace, workers))
             async with anyio.create_task_group() as tg:
                 await tg.start(deployments.run)
@@ -406,8 +407,11 @@ async def bench(arguments: argparse.Namespace) -> None:
                 print(f"  run: {runs[-1]} (load {load_average()})", flush=True)
             report(f"RSS, {arguments.services} services (replicas {arguments.replicas}) settled", runs)
             return
-        kinds = ["limit"] + ([] if arguments.limit_only else ["controller"])
-        kinds += ["paced"] if arguments.paced_limit else []
+        kinds: list[BurstKind] = ["limit"]
+        if not arguments.limit_only:
+            kinds.append("controller")
+        if arguments.paced_limit:
+            kinds.append("paced")
         titles = {"limit": "write limit", "controller": "controller", "paced": "paced write limit"}
         bursts: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for _ in range(arguments.runs):
@@ -428,7 +432,7 @@ async def bench(arguments: argparse.Namespace) -> None:
         tasks = {
             "limit": f"{arguments.limit_writers} writers",
             "controller": f"{workers} workers",
-            "paced": "",
+            "paced": f"{CREATE_CONCURRENCY} create tasks",
         }
         medians = {
             kind: report(f"{titles[kind]}, {arguments.services} services, {tasks[kind]}", bursts[kind])
