@@ -13,7 +13,9 @@ One request's path:
 4. Pick a ready replica (`balancer`) and forward. A replica that refuses the connection is skipped for the next
    one; once a response has started, errors reach the client as they are.
 5. Pass the answer through as it arrives: every chunk the server sends is written to the client at once, so a
-   stream reaches the client token by token. The server's status, content type and length go along.
+   stream reaches the client token by token. The server's status, content type and length go along. A stream
+   goes over a connection of its own and is relayed inside the event loop's callbacks (`relay`); other
+   answers use aiohttp's pooled client, since llama-server keeps their connections open.
 
 The client's own `Authorization` never goes upstream: a keyed service gets its key from its Secret, any other
 service gets none, so a key meant for one service is never shown to another.
@@ -41,7 +43,7 @@ import anyio
 import structlog
 from aiohttp import web
 
-from llmkube.gateway import errors
+from llmkube.gateway import errors, relay
 from llmkube.gateway.admission import QueueFull, QueueTimeout, admitted
 from llmkube.gateway.balancer import choose_endpoint
 from llmkube.gateway.errors import GatewayError
@@ -65,6 +67,8 @@ FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type", "User-Agent")
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Content-Encoding", "Cache-Control", "X-Accel-Buffering")
 #: Most replicas one request tries before giving up (each try is a refused connection).
 MAX_ATTEMPTS = 3
+#: How long opening a connection to a replica may take before the next replica is tried.
+UPSTREAM_CONNECT_TIMEOUT = 5.0
 #: Request bodies up to this size; long chat contexts run to megabytes.
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -91,7 +95,7 @@ class Proxy:
         self._session = session
         self._synced = synced
         self._upstream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=5.0, sock_read=options.upstream_idle_timeout
+            total=None, sock_connect=UPSTREAM_CONNECT_TIMEOUT, sock_read=options.upstream_idle_timeout
         )
 
     def application(self) -> web.Application:
@@ -259,8 +263,9 @@ class Proxy:
                 break
             upstream = self._choose(state, candidates, routed)
             state.outstanding[upstream.key] = state.outstanding.get(upstream.key, 0) + 1
+            exchange = self._relay_stream if routed.stream else self._exchange
             try:
-                return await self._exchange(
+                return await exchange(
                     request,
                     raw=raw,
                     routed=routed,
@@ -270,10 +275,11 @@ class Proxy:
                     api_key=api_key,
                     queued=queued,
                 )
-            except aiohttp.ClientConnectorError as exc:
+            except (aiohttp.ClientConnectorError, relay.ConnectFailed) as exc:
                 # Nothing reached the server: another replica may take it.
                 refused.add(upstream.key)
-                last_error = f"{upstream.key}: {exc.os_error.strerror or exc}"
+                detail = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) else None
+                last_error = f"{upstream.key}: {detail or exc}"
                 log.warning("replica refused the connection", service=route.key, upstream=upstream.key)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
                 # A pooled keep-alive connection the server had closed: the request never arrived, so it is
@@ -323,17 +329,10 @@ class Proxy:
         async with self._session.post(
             upstream.url + request.path, data=raw, headers=headers, timeout=self._upstream_timeout
         ) as answer:
-            if answer.status == 401 and api_key is not None and route.api_key is not None:
-                # The Secret and the running server disagree (a rotated key before a restart): read it afresh
-                # next time, and tell the client whose key failed rather than pass "invalid key" on.
-                self._keys.forget(route)
-                raise errors.key_refused(route.name, secret=route.api_key.name, key=route.api_key.key)
-            response = web.StreamResponse(status=answer.status, reason=answer.reason)
-            for name in FORWARDED_RESPONSE_HEADERS:
-                if name in answer.headers:
-                    response.headers[name] = answer.headers[name]
-            if woke and state.last_wake_seconds is not None:
-                response.headers[WAKE_HEADER] = f"{state.last_wake_seconds:.3f}"
+            self._refuse_if_key_rejected(answer.status, api_key=api_key, route=route)
+            response = self._response(
+                answer.status, answer.reason, answer.headers.get, state=state, woke=woke
+            )
             if answer.content_length is not None:
                 response.content_length = answer.content_length
             try:
@@ -355,6 +354,103 @@ class Proxy:
                 if request.transport is not None:
                     request.transport.close()
             return response
+
+    async def _relay_stream(
+        self,
+        request: web.Request,
+        *,
+        raw: bytes,
+        routed: RoutedRequest,
+        upstream: Upstream,
+        state: ServiceState,
+        woke: bool,
+        api_key: str | None,
+        queued: float,
+    ) -> web.StreamResponse:
+        """`_exchange` for a streamed answer: its own connection, each chunk relayed from the server's socket
+        to the client's in the callback that received it (`relay`)."""
+        route = state.route
+        headers = upstream_headers(request.headers, api_key=api_key, stream=True)
+        message = relay.encode_request(
+            path=request.path, authority=upstream.authority, headers=headers, body=raw
+        )
+        sent = time.monotonic()
+        exchange = await relay.open_exchange(
+            upstream.host,
+            upstream.port,
+            message,
+            connect_timeout=UPSTREAM_CONNECT_TIMEOUT,
+            idle_timeout=self._options.upstream_idle_timeout,
+        )
+        try:
+            try:
+                head = await exchange.head()
+                self._refuse_if_key_rejected(head.status, api_key=api_key, route=route)
+                first = await exchange.first_chunk()
+            except relay.UpstreamTimeout:
+                raise errors.upstream_failed(
+                    route.name,
+                    f"{upstream.key} sent no answer within {self._options.upstream_idle_timeout:g}s",
+                ) from None
+            except relay.UpstreamError as exc:
+                raise errors.upstream_failed(route.name, f"{upstream.key}: {exc}") from None
+            response = self._response(head.status, head.reason, head.get, state=state, woke=woke)
+            if head.content_length is not None:
+                response.content_length = head.content_length
+            ttft = (exchange.first_byte_at or time.monotonic()) - sent
+            self._metrics.upstream_ttft.labels(route.namespace, route.name).observe(ttft)
+            response.headers[TIMING_HEADER] = server_timing(queued=queued, upstream=ttft)
+            try:
+                await _to_client(response.prepare(request))
+                if first:
+                    await _to_client(response.write(first))
+                client = request.transport
+                if client is None or client.is_closing():
+                    raise _ClientGone
+                chunked = response.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                await exchange.relay(client, chunked=chunked, drain=request.writer.drain)
+                await _to_client(response.write_eof())
+            except (_ClientGone, relay.ClientGone):
+                log.debug("client went away in the middle of an answer", service=route.key)
+            except relay.UpstreamError as exc:
+                log.warning(
+                    "replica failed in the middle of an answer; cutting the client's connection too",
+                    service=route.key,
+                    upstream=upstream.key,
+                    error=str(exc),
+                )
+                # As in `_exchange`: no final chunk, so the client knows the answer is incomplete.
+                if request.transport is not None:
+                    request.transport.close()
+            return response
+        finally:
+            exchange.close()
+
+    def _refuse_if_key_rejected(self, status: int, *, api_key: str | None, route: Route) -> None:
+        if status == 401 and api_key is not None and route.api_key is not None:
+            # The Secret and the running server disagree (a rotated key before a restart): read it afresh
+            # next time, and tell the client whose key failed rather than pass "invalid key" on.
+            self._keys.forget(route)
+            raise errors.key_refused(route.name, secret=route.api_key.name, key=route.api_key.key)
+
+    def _response(
+        self,
+        status: int,
+        reason: str | None,
+        header: Callable[[str], str | None],
+        *,
+        state: ServiceState,
+        woke: bool,
+    ) -> web.StreamResponse:
+        """The client's response: the server's status and the headers worth passing back."""
+        response = web.StreamResponse(status=status, reason=reason or None)
+        for name in FORWARDED_RESPONSE_HEADERS:
+            value = header(name)
+            if value is not None:
+                response.headers[name] = value
+        if woke and state.last_wake_seconds is not None:
+            response.headers[WAKE_HEADER] = f"{state.last_wake_seconds:.3f}"
+        return response
 
     async def _pass_through(
         self,

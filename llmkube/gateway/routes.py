@@ -40,9 +40,14 @@ class Upstream:
         return f"{self.host}:{self.port}"
 
     @property
-    def url(self) -> str:
+    def authority(self) -> str:
+        """host:port as a URL or a Host header writes it (an IPv6 address in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.authority}"
 
 
 @attrs.frozen(kw_only=True)

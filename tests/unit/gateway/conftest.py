@@ -1,12 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import pytest
+import uvloop
 
 from llmkube.gateway.routes import Route, Upstream
 from tests.unit.gateway.fake_upstream import FakeUpstream
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every gateway test runs on asyncio's own loop and on uvloop, which the gateway runs on where it is
+    installed: their transports differ in ways a protocol can trip on (uvloop's are not asyncio.Transport)."""
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture
