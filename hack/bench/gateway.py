@@ -1,20 +1,28 @@
 """Benchmark: what the gateway adds to streamed chat completions, against going to llama-server directly.
 
 Not a test. One real llama-server (SmolLM2-135M, `--parallel` = streams, the operator's flags) is asked the same
-way twice per round: directly, and through `llmkube-gateway`'s proxy running in its own process (as it runs in
-a pod). The order alternates every round (direct first, then gateway first) so drift in the machine's load falls
-on both. `--arrivals` picks how the `--streams` concurrent clients send (hack.bench.gateway_client): `steady`
-keeps them busy for `--phase-seconds`, requests arriving one by one as concurrent users' do; `burst` sends them
-all at the same instant, `--requests` times in step, the worst case for one event loop.
+way directly and through `llmkube-gateway`'s proxy running in its own process (as it runs in a pod).
+`--arrivals` picks how the `--streams` concurrent clients send (hack.bench.gateway_client):
 
-Reported: medians over the rounds of each side's TTFT p50 (request sent to first content token, as the client
-sees it) and throughput (completion tokens / wall time); the added TTFT p50 (gateway - direct) and the
-throughput ratio (gateway / direct). Targets: <= 2 ms added, >= 0.95x. The direct-versus-gateway difference
-moves by tens of milliseconds between rounds with which prompts llama-server batches together, so the gateway's
-own time is also measured per request, independent of the server: the client's time to the first byte minus
-the queue and upstream times the gateway reports in its `Server-Timing` header (p50 and p90 over every request
-through it). Also printed: the machine, its load average before and after, and the gateway process's CPU time
-per request.
+- `twins` (the added TTFT): every request is sent directly and through the gateway at the same instant and the
+  two answers' times to the first token are compared, pair by pair (the server serves twice `--streams`).
+  Reported: the added TTFT p50, p90 and mean over every pair, and the p50 of each round.
+- `steady` (the throughput): the two sides take turns, `--phase-seconds` each, the order alternating every
+  round so drift in the machine's load falls on both; requests arrive one by one as concurrent users' do.
+  Reported: medians over the rounds of each side's TTFT p50 and throughput (completion tokens / wall time),
+  their difference and ratio, and the gateway's own time per request (the client's time to the first byte
+  minus the queue and upstream times of the gateway's `Server-Timing` header; p50 and p90). The difference
+  of two sides' TTFT moves by tens of milliseconds between rounds with which prompts llama-server batches
+  together, which is why the added TTFT comes from twins.
+- `burst`: the sides take turns as in `steady`, but all streams send at the same instant, `--requests` times in
+  step: the worst case for one event loop.
+
+Targets: added TTFT p50 <= 2 ms, throughput >= 0.95x, at 16 streams. Also printed: the machine, its load
+average before and after, and the gateway process's CPU time per request.
+
+`--upstream stepped` asks a stand-in instead (hack/bench/stepped_server.py) that sends the first token the moment
+a request arrives and the rest on a common clock of decoding steps: llama-server's first tokens wait for a step,
+which hides whatever the gateway adds before the request reaches it; against the stand-in all of it shows.
 
 The gateway runs on the event loop the gateway program runs on (uvloop where installed). On a machine with few
 cores, llama-server's compute threads take every core while a batch runs and the gateway waits for CPU time it
@@ -23,8 +31,8 @@ would have in a cluster (its own pod, a GPU doing the model's work): `--server-t
 The gateway's route table is filled by hand instead of by informers (no cluster is needed): informers are off
 the request path, so what is measured is exactly what a request goes through.
 
-    .venv/bin/python -m hack.bench.gateway [--arrivals steady|burst] [--rounds 7] [--streams 16]
-        [--phase-seconds 20] [--requests 2] [--max-tokens 64] [--server-threads N]
+    .venv/bin/python -m hack.bench.gateway [--arrivals twins|steady|burst] [--rounds 7] [--streams 16]
+        [--phase-seconds 20] [--requests 2] [--max-tokens 64] [--server-threads N] [--upstream llama|stepped]
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import json
 import math
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,7 +56,7 @@ from typing import Any
 import anyio
 import attrs
 
-from hack.bench.gateway_client import Side, burst, chat_body, steady
+from hack.bench.gateway_client import Side, TwinRun, burst, chat_body, steady, twins
 from hack.llama_fixture import free_loopback_port, running_llama_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,6 +135,38 @@ def gateway_process(upstream: str, *, slots: int) -> Iterator[RunningGateway]:
         process.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def upstream_server(args: argparse.Namespace, *, server_args: tuple[str, ...]) -> Iterator[str]:
+    """The server both sides ask: llama-server, or the stepped stand-in (`hack.bench.stepped_server`)."""
+    if args.upstream == "llama":
+        with running_llama_server(extra_args=server_args) as url:
+            yield url
+        return
+    port = free_loopback_port()
+    command = [
+        sys.executable,
+        "-m",
+        "hack.bench.stepped_server",
+        "--port",
+        str(port),
+        "--step",
+        str(args.step),
+    ]
+    process = subprocess.Popen(command, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the stepped server did not come up")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def serve(upstream: str, *, port: int, slots: int) -> None:
     """The gateway's proxy with one static route; what a gateway pod runs, minus the informers."""
     import aiohttp
@@ -189,7 +230,7 @@ def main() -> int:
     serving.add_argument("--upstream", required=True)
     serving.add_argument("--port", type=int, required=True)
     serving.add_argument("--slots", type=int, required=True)
-    parser.add_argument("--arrivals", choices=["steady", "burst"], default="steady")
+    parser.add_argument("--arrivals", choices=["steady", "burst", "twins"], default="steady")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
         "--phase-seconds", type=float, default=20.0, help="steady: how long each side of a round runs"
@@ -204,20 +245,30 @@ def main() -> int:
         help="llama-server's --threads and --threads-batch (default: its own choice, every core); 1 leaves the "
         "other core to the clients and the gateway, as a GPU node leaves its CPUs to the gateway's pod",
     )
+    parser.add_argument(
+        "--upstream",
+        choices=["llama", "stepped"],
+        default="llama",
+        help="llama-server, or a stand-in that sends the first token at once and the rest in --step "
+        "decoding steps (hack/bench/stepped_server.py), so the gateway's whole delay shows",
+    )
+    parser.add_argument("--step", type=float, default=0.09, help="stepped: seconds per decoding step")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON as well")
     args = parser.parse_args()
     if args.command == "serve":
         serve(args.upstream, port=args.port, slots=args.slots)
         return 0
 
+    # Twins: every stream's request is asked directly and through the gateway at once.
+    slots = args.streams * (2 if args.arrivals == "twins" else 1)
     server_args: tuple[str, ...] = (
         "--metrics",
         "--alias",
         MODEL,
         "--parallel",
-        str(args.streams),
+        str(slots),
         "--ctx-size",
-        str(args.streams * PER_SLOT_CONTEXT),
+        str(slots * PER_SLOT_CONTEXT),
         "--cache-ram",
         "0",
     )
@@ -228,7 +279,7 @@ def main() -> int:
     body = chat_body(model=MODEL, prompt=PROMPT, max_tokens=args.max_tokens)
     gateway_cpu = 0.0
     with (
-        running_llama_server(extra_args=server_args) as direct,
+        upstream_server(args, server_args=server_args) as direct,
         gateway_process(direct, slots=args.streams) as gw,
     ):
         targets = {"direct": direct, "gateway": gw.url}
@@ -238,6 +289,9 @@ def main() -> int:
 
         # Warm-up: load the model's pages, fill the prompt cache, open the paths; and time one request.
         request_s = statistics.median(s.duration_s for name in targets for s in warm(name).samples)
+        if args.arrivals == "twins":
+            runs = measure_twins(args, direct=direct, gateway=gw, body=body, request_s=request_s)
+            return report_twins(runs, args=args, request_s=request_s)
 
         def measure(name: str) -> Side:
             if args.arrivals == "burst":
@@ -286,6 +340,81 @@ def main() -> int:
     return 0 if summary["errors"] == 0 else 1
 
 
+def measure_twins(
+    args: argparse.Namespace, *, direct: str, gateway: RunningGateway, body: bytes, request_s: float
+) -> list[tuple[TwinRun, float]]:
+    """Each round's twins and the gateway's CPU seconds during it."""
+    runs: list[tuple[TwinRun, float]] = []
+    for round_ in range(args.rounds):
+        used = cpu_seconds(gateway.pid)
+        run = anyio.run(
+            lambda: twins(
+                direct,
+                gateway.url,
+                body,
+                streams=args.streams,
+                seconds=args.phase_seconds,
+                request_s=request_s,
+            )
+        )
+        runs.append((run, cpu_seconds(gateway.pid) - used))
+        first_byte = sorted(t.added_first_byte_ms for t in run.twins)
+        first_token = sorted(ms for t in run.twins if (ms := t.added_first_token_ms) is not None)
+        print(
+            f"round {round_ + 1} twins: {len(run.twins)} pairs ({run.errors} failed); added first byte p50 "
+            f"{quantile(first_byte, 0.5):+.2f} ms, first token p50 {quantile(first_token, 0.5):+.2f} ms",
+            flush=True,
+        )
+    return runs
+
+
+def report_twins(runs: list[tuple[TwinRun, float]], *, args: argparse.Namespace, request_s: float) -> int:
+    pairs = [t for run, _ in runs for t in run.twins]
+    first_byte = sorted(t.added_first_byte_ms for t in pairs)
+    first_token = sorted(ms for t in pairs if (ms := t.added_first_token_ms) is not None)
+    direct_ttft = sorted(s * 1000 for t in pairs if (s := t.direct.first_token_s) is not None)
+    per_round = [
+        quantile(sorted(ms for t in run.twins if (ms := t.added_first_token_ms) is not None), 0.5)
+        for run, _ in runs
+    ]
+    errors = sum(run.errors for run, _ in runs)
+    cpu = sum(used for _, used in runs)
+    summary: dict[str, Any] = {
+        "machine": machine(),
+        "load_average_after": load_average(),
+        "upstream": args.upstream,
+        "arrivals": "twins",
+        "streams": args.streams,
+        "rounds": args.rounds,
+        "phase_seconds": args.phase_seconds,
+        "request_seconds_warm": round(request_s, 3),
+        "max_tokens": args.max_tokens,
+        "pairs": len(pairs),
+        "direct_ttft_p50_ms": round(quantile(direct_ttft, 0.5), 2),
+        "added_ttft_p50_ms": round(quantile(first_token, 0.5), 3),
+        "added_ttft_p90_ms": round(quantile(first_token, 0.9), 3),
+        "added_ttft_mean_ms": round(statistics.fmean(first_token), 3) if first_token else math.nan,
+        "added_ttft_p50_ms_per_round": [round(ms, 3) for ms in per_round],
+        "added_first_byte_p50_ms": round(quantile(first_byte, 0.5), 3),
+        "added_first_byte_p90_ms": round(quantile(first_byte, 0.9), 3),
+        "gateway_cpu_ms_per_request": round(cpu / max(1, len(pairs)) * 1000, 2),
+        "errors": errors,
+    }
+    print(
+        f"\ntwins, {len(pairs)} pairs over {args.rounds} rounds at {args.streams} streams through the gateway "
+        f"(and {args.streams} direct): added TTFT p50 {summary['added_ttft_p50_ms']:+.2f} ms "
+        f"(p90 {summary['added_ttft_p90_ms']:+.2f}, mean {summary['added_ttft_mean_ms']:+.2f}; per round "
+        f"{', '.join(f'{ms:+.2f}' for ms in per_round)}), added first byte p50 "
+        f"{summary['added_first_byte_p50_ms']:+.2f} ms (p90 {summary['added_first_byte_p90_ms']:+.2f}); "
+        f"direct TTFT p50 {summary['direct_ttft_p50_ms']:.1f} ms; gateway CPU "
+        f"{summary['gateway_cpu_ms_per_request']:.2f} ms per request; load average after: "
+        f"{summary['load_average_after']}"
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return 0 if errors == 0 else 1
+
+
 def summarize(
     results: dict[str, list[Side]], *, args: argparse.Namespace, gateway_cpu: float, request_s: float
 ) -> dict[str, Any]:
@@ -303,6 +432,7 @@ def summarize(
     return {
         "machine": machine(),
         "load_average_after": load_average(),
+        "upstream": args.upstream,
         "arrivals": args.arrivals,
         "streams": args.streams,
         "rounds": args.rounds,

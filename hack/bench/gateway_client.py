@@ -14,6 +14,11 @@ Arrival patterns at N streams:
 - steady: N streams kept busy for a fixed time, each sending its next request when its last one ends, their
   starts spread evenly over one request's duration. N requests are always in flight and arrive one by one, as
   N concurrent users' requests do.
+- twins: steady, but every request is sent twice at the same instant, once directly and once through the
+  gateway (which goes first alternates), and the pair is compared. Both join the server's work at the same
+  moment, so they usually come out of the same decoding step and the difference is what the gateway added to
+  that request; when the gateway's delay makes its twin miss a step, that shows too, as it would for a user.
+  The server serves 2N streams, N of them through the gateway.
 """
 
 from __future__ import annotations
@@ -168,3 +173,66 @@ async def steady(url: str, body: bytes, *, streams: int, seconds: float, request
                 tg.start_soon(one_stream, index)
         wall = time.monotonic() - started
     return Side(samples=tuple(samples), errors=errors, wall_s=wall)
+
+
+@attrs.frozen(kw_only=True)
+class Twin:
+    """One request answered directly and through the gateway, sent at the same instant."""
+
+    direct: Sample
+    gateway: Sample
+
+    @property
+    def added_first_byte_ms(self) -> float:
+        return (self.gateway.first_byte_s - self.direct.first_byte_s) * 1000
+
+    @property
+    def added_first_token_ms(self) -> float | None:
+        if self.gateway.first_token_s is None or self.direct.first_token_s is None:
+            return None
+        return (self.gateway.first_token_s - self.direct.first_token_s) * 1000
+
+
+@attrs.frozen(kw_only=True)
+class TwinRun:
+    twins: tuple[Twin, ...]
+    errors: int
+
+
+async def twins(
+    direct_url: str, gateway_url: str, body: bytes, *, streams: int, seconds: float, request_s: float
+) -> TwinRun:
+    """`streams` streams of twin requests for `seconds`, started `request_s / streams` apart; a stream sends
+    its next pair once both of its last pair's answers have ended."""
+    pairs: list[Twin] = []
+    errors = 0
+    stagger = request_s / streams
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        deadline = time.monotonic() + seconds
+
+        async def ask(answers: dict[str, Sample], name: str, url: str) -> None:
+            nonlocal errors
+            try:
+                answers[name] = await stream_once(session, url, body)
+            except (aiohttp.ClientError, ValueError):
+                errors += 1
+
+        async def one_stream(index: int) -> None:
+            await anyio.sleep(index * stagger)
+            sent = index
+            while time.monotonic() < deadline:
+                order = [("direct", direct_url), ("gateway", gateway_url)]
+                if sent % 2:
+                    order.reverse()
+                sent += 1
+                answers: dict[str, Sample] = {}
+                async with anyio.create_task_group() as tg:
+                    for name, url in order:
+                        tg.start_soon(ask, answers, name, url)
+                if len(answers) == 2:
+                    pairs.append(Twin(direct=answers["direct"], gateway=answers["gateway"]))
+
+        async with anyio.create_task_group() as tg:
+            for index in range(streams):
+                tg.start_soon(one_stream, index)
+    return TwinRun(twins=tuple(pairs), errors=errors)
