@@ -26,9 +26,9 @@ through a wake carry `llmkube-wake-seconds` in their response headers.
 
 Every answer that reaches a server says where its time went in a `Server-Timing` header (the W3C header that
 browsers' developer tools and HTTP clients show): `queue` is the wait for admission, `upstream` the time from
-the gateway starting its request to the server (connecting included) to the server's first byte (mostly its
-prompt processing and its own queue). A client's time to first byte minus those two is what the gateway itself
-added, less the connect.
+the gateway starting its request to the server (connecting included) to the first bytes of the answer's body
+reaching the gateway (mostly the server's prompt processing and its own queue). A client's time to first byte
+minus those two is what the gateway, the network and the client itself took.
 """
 
 from __future__ import annotations
@@ -343,16 +343,7 @@ class Proxy:
                 detail = f"{type(exc).__name__}: {exc}"
                 if not response.prepared:
                     raise errors.upstream_failed(route.name, f"{upstream.key}: {detail}") from exc
-                log.warning(
-                    "replica failed in the middle of an answer; cutting the client's connection too",
-                    service=route.key,
-                    upstream=upstream.key,
-                    error=detail,
-                )
-                # Closing without the final chunk tells the client the answer is incomplete, where a clean
-                # end would pass a truncated answer off as whole.
-                if request.transport is not None:
-                    request.transport.close()
+                _cut_client(request, route=route, upstream=upstream, detail=detail)
             return response
 
     async def _relay_stream(
@@ -413,15 +404,7 @@ class Proxy:
             except (_ClientGone, relay.ClientGone):
                 log.debug("client went away in the middle of an answer", service=route.key)
             except relay.UpstreamError as exc:
-                log.warning(
-                    "replica failed in the middle of an answer; cutting the client's connection too",
-                    service=route.key,
-                    upstream=upstream.key,
-                    error=str(exc),
-                )
-                # As in `_exchange`: no final chunk, so the client knows the answer is incomplete.
-                if request.transport is not None:
-                    request.transport.close()
+                _cut_client(request, route=route, upstream=upstream, detail=str(exc))
             return response
         finally:
             exchange.close()
@@ -503,6 +486,19 @@ async def _to_client(write: Awaitable[object]) -> None:
         await write
     except ConnectionError as exc:  # aiohttp's ClientConnectionResetError when the transport is closing
         raise _ClientGone from exc
+
+
+def _cut_client(request: web.Request, *, route: Route, upstream: Upstream, detail: str) -> None:
+    """A replica failed in the middle of an answer. Closing without the final chunk tells the client the
+    answer is incomplete, where a clean end would pass a truncated answer off as whole."""
+    log.warning(
+        "replica failed in the middle of an answer; cutting the client's connection too",
+        service=route.key,
+        upstream=upstream.key,
+        error=detail,
+    )
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _woke_during(state: ServiceState, arrived: float) -> bool:

@@ -1,9 +1,10 @@
 """The `Server-Timing` header the gateway puts on answers, and how a client reads it back.
 
 A client that sees a slow first token can tell from it whether the time went to waiting for a slot (`queue`),
-to the server (`upstream`: from the gateway starting its request, the connection included, to the server's
-first byte), or to neither, in which case the gateway or the network between added it. The header is the W3C one, so browsers' developer
-tools and HTTP tracing show it without anything of ours.
+to the server (`upstream`: from the gateway starting its request, the connection included, to the first
+bytes of the answer's body reaching the gateway), or to neither: the gateway, the network or the client
+itself. The header is the W3C one, so browsers' developer tools and HTTP tracing show it without anything of
+ours.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from llmkube.gateway import relay
+from llmkube.gateway.options import GatewayOptions
 from llmkube.gateway.routes import Route, Upstream
 from tests.unit.gateway.conftest import route
 from tests.unit.gateway.test_proxy import OPTIONS, running_gateway
@@ -82,6 +83,20 @@ def served_by_raw(server: RawServer) -> Route:
     return attrs.evolve(route(ready=0), ready=(Upstream(host="127.0.0.1", port=server.port),), replicas=1)
 
 
+@contextlib.asynccontextmanager
+async def streamed(
+    script: Callable[[asyncio.StreamWriter, RawServer], object], *, options: GatewayOptions = OPTIONS
+) -> AsyncIterator[tuple[RawServer, aiohttp.ClientResponse]]:
+    """A streamed request through the gateway to a server answering with `script`."""
+    async with (
+        raw_server(script) as server,
+        running_gateway(served_by_raw(server), options=options) as gateway,
+        aiohttp.ClientSession(read_bufsize=2**16) as session,
+        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
+    ):
+        yield server, response
+
+
 async def test_a_stream_split_at_every_byte_reaches_the_client_whole() -> None:
     """Chunk sizes, chunk ends and events all straddle reads: the parser, not the read boundaries, frames."""
     sent = events(5)
@@ -91,12 +106,7 @@ async def test_a_stream_split_at_every_byte_reaches_the_client_whole() -> None:
             writer.write(bytes([byte]))
             await writer.drain()
 
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server)) as gateway,
-        aiohttp.ClientSession() as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script) as (server, response):
         body = await response.read()
         assert response.headers["Content-Type"] == "text/event-stream"
 
@@ -111,12 +121,7 @@ async def test_an_answer_without_length_or_chunks_ends_when_the_server_closes() 
         writer.write(b"".join(events(3)))
         await writer.drain()
 
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server)) as gateway,
-        aiohttp.ClientSession() as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script) as (_server, response):
         body = await response.read()
 
     assert body == b"".join(events(3))
@@ -129,12 +134,7 @@ async def test_a_server_that_breaks_off_mid_stream_cuts_the_clients_connection()
         writer.write(HEAD + chunk(events(1)[0]) + chunk(b'data: {"n'))
         await writer.drain()
 
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server)) as gateway,
-        aiohttp.ClientSession() as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script) as (_server, response):
         assert response.status == 200
         with pytest.raises(aiohttp.ClientPayloadError):
             await response.read()
@@ -165,12 +165,7 @@ async def test_a_server_silent_mid_stream_past_the_idle_timeout_cuts_the_client(
         await asyncio.sleep(30)
 
     options = attrs.evolve(OPTIONS, upstream_idle_timeout=0.3)
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server), options=options) as gateway,
-        aiohttp.ClientSession() as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script, options=options) as (_server, response):
         assert await response.content.readuntil(b"\n\n") == events(1)[0]
         with anyio.fail_after(5), pytest.raises(aiohttp.ClientPayloadError):
             await response.read()
@@ -181,12 +176,7 @@ async def test_an_answer_that_is_not_http_is_a_502() -> None:
         writer.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
         await writer.drain()
 
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server)) as gateway,
-        aiohttp.ClientSession() as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script) as (_server, response):
         error = (await response.json())["error"]
 
     assert response.status == 502
@@ -227,12 +217,7 @@ async def test_a_client_that_reads_slowly_pauses_reading_from_the_server() -> No
         writer.write(b"0\r\n\r\n")
         await writer.drain()
 
-    async with (
-        raw_server(script) as server,
-        running_gateway(served_by_raw(server)) as gateway,
-        aiohttp.ClientSession(read_bufsize=2**16) as session,
-        session.post(gateway.url + "/v1/chat/completions", json=STREAM) as response,
-    ):
+    async with streamed(script) as (server, response):
         assert await response.content.readexactly(len(piece)) == piece
         await anyio.sleep(1)
         written_while_stalled = server.written
