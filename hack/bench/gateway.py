@@ -9,8 +9,9 @@ way directly and through `llmkube-gateway`'s proxy running in its own process (a
   Reported: the added TTFT p50, p90 and mean over every pair, and the p50 of each round.
 - `steady` (the throughput): the two sides take turns, `--phase-seconds` each, the order alternating every
   round so drift in the machine's load falls on both; requests arrive one by one as concurrent users' do.
-  Reported: medians over the rounds of each side's TTFT p50 and throughput (completion tokens / wall time),
-  their difference and ratio, and the gateway's own time per request (the client's time to the first byte
+  Reported: medians over the rounds of each side's TTFT p50 and throughput (completion tokens / wall time,
+  and with every stream busy: each request's tokens over its own time, times the streams, which does not
+  move with the tail of a phase), their difference and ratios, and the gateway's own time per request (the client's time to the first byte
   minus the queue and upstream times of the gateway's `Server-Timing` header; p50 and p90). The difference
   of two sides' TTFT moves by tens of milliseconds between rounds with which prompts llama-server batches
   together, which is why the added TTFT comes from twins.
@@ -319,7 +320,8 @@ def main() -> int:
                 results[name].append(side)
                 print(
                     f"round {round_ + 1} {name:8s} TTFT p50 {side.ttft_p50_ms:7.1f} ms  "
-                    f"{side.tokens_per_s:7.1f} tok/s  ({len(side.samples)} ok, {side.errors} failed)",
+                    f"{side.tokens_per_s:7.1f} tok/s (busy {side.busy_tokens_per_s:6.1f})  "
+                    f"({len(side.samples)} ok, {side.errors} failed)",
                     flush=True,
                 )
     summary = summarize(results, args=args, gateway_cpu=gateway_cpu, request_s=request_s)
@@ -331,7 +333,9 @@ def main() -> int:
         f"{summary['added_ttft_p50_ms_paired_median']:+.1f} ms); gateway's own time to first byte p50 "
         f"{summary['gateway_own_ms_p50']:.2f} ms, p90 {summary['gateway_own_ms_p90']:.2f} ms over "
         f"{summary['gateway_requests']} requests; throughput direct {summary['direct']['tokens_per_s']:.1f} "
-        f"tok/s, gateway {summary['gateway']['tokens_per_s']:.1f} tok/s (ratio {summary['throughput_ratio']:.3f}); "
+        f"tok/s, gateway {summary['gateway']['tokens_per_s']:.1f} tok/s (ratio {summary['throughput_ratio']:.3f}; "
+        f"with every stream busy {summary['busy_throughput_ratio']:.3f}, paired per round "
+        f"{summary['busy_throughput_ratio_paired_median']:.3f}); "
         f"gateway CPU {summary['gateway_cpu_ms_per_request']:.2f} ms per request; "
         f"load average after: {summary['load_average_after']}"
     )
@@ -422,6 +426,13 @@ def summarize(
     gateway_ttft = statistics.median(s.ttft_p50_ms for s in results["gateway"])
     direct_tput = statistics.median(s.tokens_per_s for s in results["direct"])
     gateway_tput = statistics.median(s.tokens_per_s for s in results["gateway"])
+    direct_busy = statistics.median(s.busy_tokens_per_s for s in results["direct"])
+    gateway_busy = statistics.median(s.busy_tokens_per_s for s in results["gateway"])
+    busy_paired = statistics.median(
+        g.busy_tokens_per_s / d.busy_tokens_per_s
+        for d, g in zip(results["direct"], results["gateway"], strict=True)
+        if d.busy_tokens_per_s > 0
+    )
     paired = statistics.median(
         g.ttft_p50_ms - d.ttft_p50_ms for d, g in zip(results["direct"], results["gateway"], strict=True)
     )
@@ -446,6 +457,9 @@ def summarize(
         "gateway_own_ms_p90": round(quantile(own, 0.9), 3),
         "gateway_requests": gateway_requests,
         "throughput_ratio": round(gateway_tput / direct_tput, 3),
+        "busy_tokens_per_s": {"direct": round(direct_busy, 1), "gateway": round(gateway_busy, 1)},
+        "busy_throughput_ratio": round(gateway_busy / direct_busy, 3),
+        "busy_throughput_ratio_paired_median": round(busy_paired, 3),
         "gateway_cpu_ms_per_request": round(gateway_cpu / max(1, gateway_requests) * 1000, 2),
         "errors": sum(s.errors for side in results.values() for s in side),
     }

@@ -62,6 +62,7 @@ class Side:
     samples: tuple[Sample, ...]
     errors: int
     wall_s: float
+    streams: int
 
     @property
     def ttft_p50_ms(self) -> float:
@@ -71,6 +72,14 @@ class Side:
     @property
     def tokens_per_s(self) -> float:
         return sum(s.tokens for s in self.samples) / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def busy_tokens_per_s(self) -> float:
+        """Throughput with every stream busy: each request's tokens over its own time (sent to last byte, so
+        whatever delays its start or its end counts), times the streams. The wall-clock figure also counts the
+        tail after the phase, whose length depends on when each stream's last request happened to start."""
+        busy = sum(s.duration_s for s in self.samples)
+        return sum(s.tokens for s in self.samples) / busy * self.streams if busy > 0 else 0.0
 
 
 def chat_body(*, model: str, prompt: str, max_tokens: int) -> bytes:
@@ -146,7 +155,7 @@ async def burst(url: str, body: bytes, *, streams: int, requests: int) -> Side:
             for _ in range(streams):
                 tg.start_soon(one_stream)
         wall = time.monotonic() - started
-    return Side(samples=tuple(samples), errors=errors, wall_s=wall)
+    return Side(samples=tuple(samples), errors=errors, wall_s=wall, streams=streams)
 
 
 async def steady(url: str, body: bytes, *, streams: int, seconds: float, request_s: float) -> Side:
@@ -172,7 +181,7 @@ async def steady(url: str, body: bytes, *, streams: int, seconds: float, request
             for index in range(streams):
                 tg.start_soon(one_stream, index)
         wall = time.monotonic() - started
-    return Side(samples=tuple(samples), errors=errors, wall_s=wall)
+    return Side(samples=tuple(samples), errors=errors, wall_s=wall, streams=streams)
 
 
 @attrs.frozen(kw_only=True)
