@@ -240,6 +240,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2, help="burst: requests per stream and round")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument(
+        "--think-seconds",
+        type=float,
+        default=0.0,
+        help="steady: each stream waits a random 0..N s before each request (the same waits on both sides)",
+    )
+    parser.add_argument(
         "--server-threads",
         type=int,
         default=0,
@@ -294,7 +300,7 @@ def main() -> int:
             runs = measure_twins(args, direct=direct, gateway=gw, body=body, request_s=request_s)
             return report_twins(runs, args=args, request_s=request_s)
 
-        def measure(name: str) -> Side:
+        def measure(name: str, round_: int) -> Side:
             if args.arrivals == "burst":
                 return anyio.run(
                     lambda: burst(targets[name], body, streams=args.streams, requests=args.requests)
@@ -306,6 +312,8 @@ def main() -> int:
                     streams=args.streams,
                     seconds=args.phase_seconds,
                     request_s=request_s,
+                    think_s=args.think_seconds,
+                    seed=round_,
                 )
             )
 
@@ -314,7 +322,7 @@ def main() -> int:
             order = ["direct", "gateway"] if round_ % 2 == 0 else ["gateway", "direct"]
             for name in order:
                 used = cpu_seconds(gw.pid)
-                side = measure(name)
+                side = measure(name, round_)
                 if name == "gateway":
                     gateway_cpu += cpu_seconds(gw.pid) - used
                 results[name].append(side)
@@ -449,6 +457,7 @@ def summarize(
         "rounds": args.rounds,
         "request_seconds_warm": round(request_s, 3),
         "max_tokens": args.max_tokens,
+        "think_seconds": args.think_seconds,
         "direct": {"ttft_p50_ms": round(direct_ttft, 2), "tokens_per_s": round(direct_tput, 1)},
         "gateway": {"ttft_p50_ms": round(gateway_ttft, 2), "tokens_per_s": round(gateway_tput, 1)},
         "added_ttft_p50_ms": round(gateway_ttft - direct_ttft, 2),

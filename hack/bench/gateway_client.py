@@ -24,6 +24,7 @@ Arrival patterns at N streams:
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import time
 from collections.abc import Mapping
@@ -158,9 +159,24 @@ async def burst(url: str, body: bytes, *, streams: int, requests: int) -> Side:
     return Side(samples=tuple(samples), errors=errors, wall_s=wall, streams=streams)
 
 
-async def steady(url: str, body: bytes, *, streams: int, seconds: float, request_s: float) -> Side:
+async def steady(
+    url: str,
+    body: bytes,
+    *,
+    streams: int,
+    seconds: float,
+    request_s: float,
+    think_s: float = 0.0,
+    seed: int = 0,
+) -> Side:
     """`streams` streams busy for `seconds`, started `request_s / streams` apart; no request starts after
-    `seconds`, and the side's time runs until the last one ends (the same ramps at both ends for both sides)."""
+    `seconds`, and the side's time runs until the last one ends (the same ramps at both ends for both sides).
+
+    With `think_s`, a stream waits a random 0..think_s before each request, as a user reads an answer before
+    asking again; the waits are drawn from `seed` and the stream's index, so both sides of a round wait the
+    same. Without it every next request arrives the instant an answer ends, which is when llama-server
+    finishes a decoding step: arrivals then line up with its steps, and streams fall into step with each
+    other in patterns that differ from one phase to the next."""
     samples: list[Sample] = []
     errors = 0
     stagger = request_s / streams
@@ -170,8 +186,11 @@ async def steady(url: str, body: bytes, *, streams: int, seconds: float, request
 
         async def one_stream(index: int) -> None:
             nonlocal errors
+            thinking = random.Random(seed * 1000 + index)
             await anyio.sleep(index * stagger)
             while time.monotonic() < deadline:
+                if think_s:
+                    await anyio.sleep(thinking.uniform(0.0, think_s))
                 try:
                     samples.append(await stream_once(session, url, body))
                 except (aiohttp.ClientError, ValueError):
