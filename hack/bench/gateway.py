@@ -392,15 +392,7 @@ def report_twins(runs: list[tuple[TwinRun, float]], *, args: argparse.Namespace,
     errors = sum(run.errors for run, _ in runs)
     cpu = sum(used for _, used in runs)
     summary: dict[str, Any] = {
-        "machine": machine(),
-        "load_average_after": load_average(),
-        "upstream": args.upstream,
-        "arrivals": "twins",
-        "streams": args.streams,
-        "rounds": args.rounds,
-        "phase_seconds": args.phase_seconds,
-        "request_seconds_warm": round(request_s, 3),
-        "max_tokens": args.max_tokens,
+        **run_facts(args, request_s=request_s),
         "pairs": len(pairs),
         "direct_ttft_p50_ms": round(quantile(direct_ttft, 0.5), 2),
         "added_ttft_p50_ms": round(quantile(first_token, 0.5), 3),
@@ -427,6 +419,22 @@ def report_twins(runs: list[tuple[TwinRun, float]], *, args: argparse.Namespace,
     return 0 if errors == 0 else 1
 
 
+def run_facts(args: argparse.Namespace, *, request_s: float) -> dict[str, Any]:
+    """What a run was measured on and with, at the head of every report."""
+    return {
+        "machine": machine(),
+        "load_average_after": load_average(),
+        "upstream": args.upstream,
+        "arrivals": args.arrivals,
+        "streams": args.streams,
+        "rounds": args.rounds,
+        "phase_seconds": args.phase_seconds,
+        "think_seconds": args.think_seconds,
+        "request_seconds_warm": round(request_s, 3),
+        "max_tokens": args.max_tokens,
+    }
+
+
 def summarize(
     results: dict[str, list[Side]], *, args: argparse.Namespace, gateway_cpu: float, request_s: float
 ) -> dict[str, Any]:
@@ -449,15 +457,7 @@ def summarize(
     )
     gateway_requests = sum(len(s.samples) + s.errors for s in results["gateway"])
     return {
-        "machine": machine(),
-        "load_average_after": load_average(),
-        "upstream": args.upstream,
-        "arrivals": args.arrivals,
-        "streams": args.streams,
-        "rounds": args.rounds,
-        "request_seconds_warm": round(request_s, 3),
-        "max_tokens": args.max_tokens,
-        "think_seconds": args.think_seconds,
+        **run_facts(args, request_s=request_s),
         "direct": {"ttft_p50_ms": round(direct_ttft, 2), "tokens_per_s": round(direct_tput, 1)},
         "gateway": {"ttft_p50_ms": round(gateway_ttft, 2), "tokens_per_s": round(gateway_tput, 1)},
         "added_ttft_p50_ms": round(gateway_ttft - direct_ttft, 2),

@@ -199,6 +199,7 @@ class Exchange(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         transport = self._transport
         transport.write(self._request)
+        self._request = b""  # the transport holds what it has not sent; a long stream need not keep a copy
         self._last_read = self._loop.time()
         if self._idle_timeout is not None:
             self._watchdog = self._loop.call_later(self._idle_timeout, self._check_idle)
